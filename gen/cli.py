@@ -1,0 +1,125 @@
+"""Command line: `python -m gen [generate options]` or `python -m gen <command>`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from gen import __version__
+from gen.errors import GenError
+from gen.variants import VARIANTS
+
+COMMANDS = ("list",)
+
+
+def _date(value: str) -> str:
+    """Accept what git accepts ('@<epoch> +0000', ISO 8601, RFC 2822)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("empty date")
+    return value
+
+
+def generate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m gen",
+        description="Generate the xenheap-on-vmap patch series for a Xen tree, as "
+                    "git format-patch files ready for xen-devel.",
+        epilog="other commands: 'python -m gen list' shows the variants (with "
+               "--patches, their patches and slugs).")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--variant", required=True, metavar="NAME",
+                   help="which series to generate: " + ", ".join(VARIANTS))
+    p.add_argument("--xen", type=Path, metavar="PATH",
+                   help="a xen.git clone (its HEAD, or --base) or an unpacked Xen source "
+                        "tree; default: Debian's xen source package, fetched with apt "
+                        "and cached")
+    p.add_argument("--base", default="HEAD", metavar="REV",
+                   help="the commit of a --xen clone to build on (default: HEAD)")
+    p.add_argument("-o", "--output", type=Path, default=Path("out"), metavar="DIR",
+                   help="write the series to DIR/<variant>/ (default: out)")
+    p.add_argument("-v", "--reroll-count", type=int, default=1, metavar="N",
+                   help="version of the series: files v<N>-*.patch, subjects "
+                        "[PATCH vN ...] (default: 1)")
+    p.add_argument("--changelog", type=Path, metavar="FILE",
+                   help="changes since earlier versions; goes after each patch's '---' "
+                        "and into the cover letter (format: see README)")
+    p.add_argument("--signoff", action="store_true",
+                   help="add Signed-off-by with your git identity (never added otherwise)")
+    p.add_argument("--trailer", action="append", default=[], metavar="'KEY: VALUE'",
+                   help="add a trailer to every patch, e.g. 'Assisted-by: ...'; "
+                        "repeatable; sorted in Xen's tag order")
+    p.add_argument("--to", action="append", metavar="ADDR",
+                   help="To: address (repeatable; default: xen-devel@lists.xenproject.org)")
+    p.add_argument("--no-cc", dest="cc", action="store_false",
+                   help="do not add Cc: lines from the tree's scripts/get_maintainer.pl")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing DIR/<variant>/")
+    p.add_argument("--date", type=_date, metavar="DATE",
+                   help="author and commit date for every patch (default: "
+                        "$SOURCE_DATE_EPOCH if set, else now); fixed dates give "
+                        "byte-identical output")
+    return p
+
+
+def list_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m gen list",
+                                description="List the variants, one line each.")
+    p.add_argument("--patches", action="store_true",
+                   help="also list each variant's patches with their slugs")
+    return p
+
+
+def cmd_list(argv: list[str]) -> int:
+    args = list_parser().parse_args(argv)
+    width = max(len(n) for n in VARIANTS)
+    for name, v in VARIANTS.items():
+        print(f"{name:<{width}}  {v.summary}")
+        if args.patches:
+            for p in v.patches:
+                print(f"{'':<{width}}    {p.slug:<16} {p.subject}")
+    return 0
+
+
+def cmd_generate(argv: list[str]) -> int:
+    from gen import pipeline
+
+    args = generate_parser().parse_args(argv)
+    if args.variant not in VARIANTS:
+        raise GenError(f"unknown variant '{args.variant}'",
+                       hint="known variants: " + ", ".join(VARIANTS)
+                            + " (python -m gen list)")
+    if args.reroll_count < 1:
+        raise GenError("--reroll-count must be 1 or more")
+    date = args.date
+    if date is None and os.environ.get("SOURCE_DATE_EPOCH"):
+        date = f"@{int(os.environ['SOURCE_DATE_EPOCH'])} +0000"
+    req = pipeline.Request(
+        variant=VARIANTS[args.variant], xen=args.xen, base=args.base, output=args.output,
+        reroll=args.reroll_count, changelog=args.changelog, signoff=args.signoff,
+        trailers=tuple(args.trailer),
+        to=tuple(args.to) if args.to else pipeline.Request.to,
+        cc=args.cc, force=args.force, date=date,
+        command="python -m gen " + shlex.join(argv))
+    files = pipeline.generate(req)
+    for f in files:
+        print(f)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] == "list":
+            return cmd_list(argv[1:])
+        return cmd_generate(argv)
+    except GenError as e:
+        print(f"gen: error: {e}", file=sys.stderr)
+        if e.hint:
+            print(f"gen: hint: {e.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("gen: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,161 @@
+"""The generation pipeline, one stage after another:
+
+    tree -> baseline -> variant's patches -> render -> splice -> style
+         -> commits -> format-patch -> addresses -> output (atomic)
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
+
+from gen import __version__, baseline, changelog, publish, splice, xentree
+from gen.errors import GenError
+from gen.gitutil import Identity, user_identity
+from gen.render import Features, Renderer
+from gen.series import Patch, Variant
+
+# Used as the author when the user has no git identity: an address in the
+# reserved .invalid domain, never a person.  A warning says so.
+PLACEHOLDER_AUTHOR = Identity("Unset Author", "unset-author@invalid")
+
+
+def log(msg: str) -> None:
+    print(f"gen: {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Request:
+    variant: Variant
+    xen: Path | None
+    base: str = "HEAD"
+    output: Path = Path("out")
+    reroll: int = 1
+    changelog: Path | None = None
+    signoff: bool = False
+    trailers: tuple[str, ...] = ()
+    to: tuple[str, ...] = ("xen-devel@lists.xenproject.org",)
+    cc: bool = True
+    force: bool = False
+    date: str | None = None  # git date; None means now
+    command: str = "python -m gen"
+
+    @property
+    def dest(self) -> Path:
+        return self.output / self.variant.name
+
+
+@dataclass
+class Built:
+    """A scratch checkout with the series committed on a branch."""
+
+    tree: xentree.XenTree
+    base: baseline.Baseline
+    repo: git.Repo
+    branch: str
+    patches: tuple[Patch, ...]
+    hunks: dict[str, list[splice.Hunk]] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return Path(self.repo.working_tree_dir or ".")
+
+
+def template_context(variant: Variant, base: baseline.Baseline,
+                     patches: tuple[Patch, ...]) -> dict[str, object]:
+    slugs = {p.slug for p in patches}
+    return {"variant": variant, "baseline": base, "feat": Features(base.features),
+            "has_patch": lambda slug: slug in slugs}
+
+
+def build(variant: Variant, tree: xentree.XenTree, scratch: Path, author: Identity,
+          date: str, trailers: str) -> Built:
+    """Commit the variant's patches on a scratch checkout of tree."""
+    branch = f"gen/{variant.name}"
+    repo = xentree.checkout(tree, scratch / "xen", branch)
+    root = Path(repo.working_tree_dir or scratch)
+    base = baseline.probe(root)
+    patches = variant.for_baseline(base)
+    renderer = Renderer(template_context(variant, base, patches))
+    built = Built(tree, base, repo, branch, patches)
+    for patch in patches:
+        hunks = splice.apply_patch(root, patch, renderer)
+        splice.require_style(patch, hunks)
+        body = renderer.render(patch.message)
+        problems = publish.message_problems(patch.subject, body)
+        if problems:
+            raise GenError(f"commit message of '{patch.slug}': " + "; ".join(problems))
+        publish.commit(repo, publish.commit_message(patch.subject, body, trailers),
+                       author, date)
+        built.hunks[patch.slug] = hunks
+    return built
+
+
+def resolve_author(req: Request, tree: xentree.XenTree) -> tuple[Identity, Identity | None]:
+    """(author, sign-off identity).  Only the user's own identity signs off."""
+    ident = user_identity(tree.repo if tree.kind == "clone" else None)
+    if req.signoff and ident is None:
+        raise GenError("--signoff needs your git identity, and none is configured",
+                       hint="git config --global user.name 'Your Name'; "
+                            "git config --global user.email you@example.org")
+    if ident is None:
+        log(f"warning: git user.name/user.email are not set, so the patches carry "
+            f"the placeholder author '{PLACEHOLDER_AUTHOR}'; set your identity and "
+            f"generate again before sending")
+    return ident or PLACEHOLDER_AUTHOR, ident if req.signoff else None
+
+
+def generate(req: Request) -> list[Path]:
+    """Write the series for req; returns the files, in order."""
+    publish.refuse_existing(req.dest, req.force)
+    date = req.date or f"@{int(time.time())} +0000"
+    trailer_pairs = [publish.parse_trailer(t) for t in req.trailers]
+    tree = xentree.open_tree(req.xen, req.base, progress=log)
+    author, signer = resolve_author(req, tree)
+    trailers = publish.trailer_block(trailer_pairs, signer)
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="gen-") as tmp:
+            scratch = Path(tmp)
+            built = build(req.variant, tree, scratch, author, date, trailers)
+            log(f"baseline Xen {built.base.version_string}, {len(built.patches)} patches")
+            slugs = {p.slug: p.subject for p in built.patches}
+            log_ = changelog.load(req.changelog, req.reroll, set(slugs)) if req.changelog \
+                else None
+            if req.reroll > 1 and log_ is None:
+                log(f"warning: v{req.reroll} without --changelog: reviewers expect "
+                    f"'Changes in v{req.reroll}'")
+
+            renderer = Renderer(template_context(req.variant, built.base, built.patches))
+            cover = renderer.render(
+                "cover.txt.j2", tool_version=__version__, command=req.command,
+                origin=tree.origin, baseline_commit=tree.baseline,
+                upstream_hint=tree.upstream_hint,
+                changelog=changelog.cover_notes(log_, slugs) if log_ else "")
+
+            req.dest.parent.mkdir(parents=True, exist_ok=True)
+            staged = Path(tempfile.mkdtemp(prefix=f".{req.variant.name}.tmp-",
+                                           dir=req.dest.parent.resolve()))
+            try:
+                mail = publish.Mail(req.to, req.reroll)
+                files = publish.format_series(built.repo, built.branch, tree.baseline, cover,
+                                              mail, author, date, staged)
+                if log_:
+                    for patch, path in zip(built.patches, files[1:], strict=True):
+                        publish.insert_notes(path, changelog.patch_notes(log_, patch.slug))
+                if req.cc:
+                    publish.address_series(built.root, files)
+                publish.install(staged, req.dest, req.force)
+            except BaseException:
+                shutil.rmtree(staged, ignore_errors=True)
+                raise
+    finally:
+        if tree.kind == "unpacked":
+            shutil.rmtree(tree.repo.parent, ignore_errors=True)
+    return [req.dest / f.name for f in files]

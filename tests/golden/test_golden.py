@@ -1,0 +1,87 @@
+"""Golden tests of our own text only: every rendered hunk and message, and
+the whole series generated from the synthetic fixture tree.
+
+Regenerate after an intended change with GEN_UPDATE_GOLDEN=1 and review the
+diff like any other change.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gen import baseline
+from gen.pipeline import template_context
+from gen.render import Renderer
+from gen.variants import VARIANTS
+
+from ..conftest import FIXED_DATE, ROOT
+
+GOLDEN = Path(__file__).resolve().parent / "data"
+UPDATE = os.environ.get("GEN_UPDATE_GOLDEN") == "1"
+
+# The feature sets of the two required baselines, as probed from them.
+FEATURE_SETS = {
+    "4.17.5": {"vmap_pte_attr": False, "vmap_size": False, "vmap_contig": False,
+               "vmap_ifdef": True, "vmap_h_documented": False, "vmap_boot_pages": False,
+               "x86_underscore_conversions": True, "ro_after_init": True,
+               "ro_after_init_sections": False},
+    "staging": {"vmap_pte_attr": True, "vmap_size": True, "vmap_contig": True,
+                "vmap_ifdef": False, "vmap_h_documented": True, "vmap_boot_pages": True,
+                "x86_underscore_conversions": False, "ro_after_init": False,
+                "ro_after_init_sections": True},
+}
+
+
+def compare(path: Path, text: str) -> None:
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert path.is_file(), f"no golden file {path}; run with GEN_UPDATE_GOLDEN=1"
+    assert text == path.read_text(), f"{path} differs"
+
+
+def test_feature_sets_cover_every_probe():
+    names = {f.name for f in baseline.FEATURES}
+    assert all(set(fs) == names for fs in FEATURE_SETS.values())
+
+
+def test_real_baseline_matches_its_recorded_features(debian_tree, xen_root):
+    if debian_tree.repo != xen_root:
+        pytest.skip("only the Debian tree's features are recorded here")
+    assert baseline.probe(xen_root).features == FEATURE_SETS["4.17.5"]
+
+
+@pytest.mark.parametrize("fs_name", sorted(FEATURE_SETS))
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_rendered_hunks_and_messages(variant, fs_name):
+    var = VARIANTS[variant]
+    base = baseline.Baseline((4, 99), "", FEATURE_SETS[fs_name])
+    patches = var.for_baseline(base)
+    renderer = Renderer(template_context(var, base, patches))
+    for n, patch in enumerate(patches, start=1):
+        where = GOLDEN / "hunks" / fs_name / variant / f"{n:02d}-{patch.slug}"
+        compare(where / "message.txt", renderer.render(patch.message))
+        for k, edit in enumerate(patch.edits, start=1):
+            name = Path(edit.template).name.removesuffix(".j2")
+            compare(where / f"{k}-{name}", renderer.render(edit.template))
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_fixture_series(gen_cli, tmp_path, variant):
+    fixture = ROOT / "tests" / "fixtures" / "minixen"
+    run = gen_cli("--variant", variant, "--xen", str(fixture), "-o", str(tmp_path / "out"),
+                  "--date", FIXED_DATE)
+    assert run.returncode == 0, run.stderr
+    out = sorted((tmp_path / "out" / variant).iterdir())
+    assert out
+    for f in out:
+        text = f.read_text()
+        # The command line names a temporary directory; pin it.
+        text = text.replace(str(tmp_path), "TMP").replace(str(fixture), "FIXTURE")
+        compare(GOLDEN / "fixture" / variant / f.name, text)
+    if not UPDATE:
+        assert sorted(p.name for p in (GOLDEN / "fixture" / variant).iterdir()) == \
+            [f.name for f in out]

@@ -1,0 +1,175 @@
+"""Generate the series from a real Xen tree, as a user would, and check what
+xen-devel's tools and reviewers check."""
+
+from __future__ import annotations
+
+import filecmp
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import git
+import pytest
+
+from gen import publish
+from gen.variants import VARIANTS
+
+from ..conftest import FIXED_DATE, TEST_EMAIL, TEST_NAME, git_env
+
+
+def xen_args(tree) -> list[str]:
+    return [] if tree.kind == "debian" else ["--xen", str(tree.repo)]
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def series(request, xen_tree, tmp_path_factory):
+    """One generated series per variant, with fixed dates."""
+    tmp = tmp_path_factory.mktemp(f"series-{request.param}")
+    home = tmp / "home"
+    home.mkdir()
+    out = tmp / "out"
+    env = git_env(home)
+    res = subprocess.run([sys.executable, "-m", "gen", "--variant", request.param,
+                          *xen_args(xen_tree), "-o", str(out), "--date", FIXED_DATE],
+                         env=env, cwd=tmp, capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    files = [Path(line) for line in res.stdout.split()]
+    assert files and all(f.is_file() for f in files)
+    return request.param, out / request.param, files
+
+
+def patches_only(files: list[Path]) -> list[Path]:
+    return [f for f in files if "-0000-cover-letter" not in f.name]
+
+
+def test_layout(series):
+    _variant, dest, files = series
+    names = [f.name for f in files]
+    assert names[0] == "v1-0000-cover-letter.patch"
+    assert [n[:8] for n in names[1:]] == [f"v1-{k:04d}-" for k in range(1, len(names))]
+    assert sorted(p.name for p in dest.iterdir()) == names
+    assert not list(dest.parent.glob(".*tmp*")), "staging directory left behind"
+
+
+def test_generating_twice_is_byte_identical(series, gen_cli, xen_tree, tmp_path):
+    variant, dest, files = series
+    run = gen_cli("--variant", variant, *xen_args(xen_tree), "-o", str(tmp_path / "again"),
+                  "--date", FIXED_DATE)
+    assert run.returncode == 0, run.stderr
+    again = tmp_path / "again" / variant
+    _match, mismatch, errors = filecmp.cmpfiles(dest, again, [f.name for f in files],
+                                               shallow=False)
+    # The cover letter quotes the command line, whose -o differs.
+    assert mismatch in ([], ["v1-0000-cover-letter.patch"]) and not errors
+    cover_a = files[0].read_text().replace(str(dest.parent), "OUT")
+    cover_b = (again / files[0].name).read_text().replace(str(tmp_path / "again"), "OUT")
+    assert cover_a == cover_b
+
+
+def test_git_am_applies_cleanly_on_a_fresh_baseline(series, xen_tree, tmp_path):
+    _variant, _dest, files = series
+    fresh = git.Repo.clone_from(str(xen_tree.repo), str(tmp_path / "fresh"), no_checkout=True)
+    fresh.git.checkout("-q", xen_tree.baseline)
+    fresh.git.am("-q", *map(str, patches_only(files)),
+                 env={"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"})
+    subjects = fresh.git.log("--format=%s", f"{xen_tree.baseline}..HEAD").splitlines()
+    assert len(subjects) == len(files) - 1
+    assert not fresh.is_dirty()
+
+
+def test_add_maintainers_pl_leaves_the_series_unchanged(series, xen_root, tmp_path):
+    _variant, dest, files = series
+    script = xen_root / "scripts" / "add_maintainers.pl"
+    if not script.is_file():
+        pytest.skip("tree has no add_maintainers.pl")
+    copy = tmp_path / "copy"
+    shutil.copytree(dest, copy)
+    res = subprocess.run(["perl", str(script), "-d", str(copy)], cwd=xen_root,
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    for f in files:
+        assert (copy / f.name).read_text() == f.read_text(), f.name
+
+
+def test_messages_follow_xen_devel_rules(series):
+    _variant, _dest, files = series
+    for f in patches_only(files):
+        text = f.read_text()
+        subject = re.search(r"^Subject: \[PATCH v1 \d+/\d+\] (.*(?:\n .*)*)$", text, re.M)
+        assert subject, f.name
+        subj = subject.group(1).replace("\n ", " ")
+        body = text.split("\n\n", 1)[1].split("\n---\n", 1)[0]
+        assert publish.message_problems(subj, body) == [], f.name
+        assert "Signed-off-by" not in body, "no sign-off unless asked"
+        assert re.search(r"^Cc: .+@.+$", text, re.M), f"{f.name} has no Cc"
+        assert "To: xen-devel@lists.xenproject.org" in text
+
+
+def test_cover_letter_says_what_and_how(series, xen_tree):
+    variant, _dest, files = series
+    cover = files[0].read_text()
+    assert "*** SUBJECT HERE ***" not in cover and "*** BLURB HERE ***" not in cover
+    assert f"This is the {variant} variant" in cover
+    assert "xen-directmap-gen" in cover
+    assert f"python -m gen --variant {variant}" in cover
+    assert f"base-commit: {xen_tree.baseline}" in cover
+    assert xen_tree.baseline in cover.split("base-commit:")[0]
+    assert f"From: {TEST_NAME} <{TEST_EMAIL}>" in cover
+
+
+def test_signoff_trailers_reroll_and_changelog(gen_cli, xen_tree, tmp_path):
+    log = tmp_path / "changes"
+    log.write_text("v2:\n- Rebased.\n[vmap-partial]\n- Refuse the bitmap's own pages.\n"
+                   "  Second line.\n")
+    run = gen_cli("--variant", "split-vmap", *xen_args(xen_tree), "-o", str(tmp_path / "o"),
+                  "--date", FIXED_DATE, "-v", "2", "--changelog", str(log), "--signoff",
+                  "--trailer", "Reviewed-by: R <r@example.org>",
+                  "--trailer", "Assisted-by: Some Tool")
+    assert run.returncode == 0, run.stderr
+    dest = tmp_path / "o" / "split-vmap"
+    cover = (dest / "v2-0000-cover-letter.patch").read_text()
+    assert "[PATCH v2 0/" in cover
+    assert ("Changes in v2:\n- Rebased.\n- xen/vmap: allow releasing part of an "
+            "allocation:\n  - Refuse the bitmap's own pages.\n    Second line.\n") in cover
+    (first,) = dest.glob("v2-0001-*.patch")
+    text = first.read_text()
+    # Xen's tag order, whatever order they were given in.
+    assert ("\nAssisted-by: Some Tool\nSigned-off-by: Test Developer "
+            "<test.developer@example.org>\nReviewed-by: R <r@example.org>\n---\n"
+            "Changes in v2:\n- Refuse the bitmap's own pages.\n  Second line.\n\n") in text
+
+
+def test_without_identity_no_signoff_and_a_placeholder(gen_cli, xen_tree, tmp_path):
+    run = gen_cli("--variant", "split-vmap", *xen_args(xen_tree), "-o", str(tmp_path / "o"),
+                  "--signoff", identity=False)
+    assert run.returncode == 1
+    assert "--signoff needs your git identity" in run.stderr
+    assert not (tmp_path / "o").exists()
+    run = gen_cli("--variant", "split-vmap", *xen_args(xen_tree), "-o", str(tmp_path / "o"),
+                  identity=False)
+    assert run.returncode == 0, run.stderr
+    assert "placeholder author" in run.stderr
+    for f in (tmp_path / "o" / "split-vmap").iterdir():
+        text = f.read_text()
+        assert "From: Unset Author <unset-author@invalid>" in text
+        assert "Signed-off-by" not in text
+
+
+def test_user_config_does_not_leak(gen_cli, xen_tree, tmp_path):
+    """format.* and diff.* settings of the user must not change the output."""
+    base = gen_cli("--variant", "split-vmap", *xen_args(xen_tree), "-o", str(tmp_path / "a"),
+                   "--date", FIXED_DATE)
+    assert base.returncode == 0, base.stderr
+    cfg = tmp_path / "home" / "gitconfig"
+    cfg.write_text(cfg.read_text() + "[format]\n\tsignature = leak\n\tthread = deep\n"
+                   "\tnumbered = false\n\tsubjectPrefix = LEAK\n[diff]\n\tnoprefix = true\n"
+                   "\tmnemonicPrefix = true\n\talgorithm = patience\n")
+    run = gen_cli("--variant", "split-vmap", *xen_args(xen_tree), "-o", str(tmp_path / "b"),
+                  "--date", FIXED_DATE)
+    assert run.returncode == 0, run.stderr
+    for f in (tmp_path / "a" / "split-vmap").iterdir():
+        if "cover-letter" in f.name:
+            continue
+        assert f.read_text() == (tmp_path / "b" / "split-vmap" / f.name).read_text()
