@@ -12,8 +12,6 @@ from gen import __version__
 from gen.errors import GenError
 from gen.variants import VARIANTS
 
-COMMANDS = ("list",)
-
 
 def _date(value: str) -> str:
     """Accept what git accepts ('@<epoch> +0000', ISO 8601, RFC 2822)."""
@@ -22,16 +20,9 @@ def _date(value: str) -> str:
     return value
 
 
-def generate_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m gen",
-        description="Generate the xenheap-on-vmap patch series for a Xen tree, as "
-                    "git format-patch files ready for xen-devel.",
-        epilog="other commands: 'python -m gen list' shows the variants (with "
-               "--patches, their patches and slugs).")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+def add_generate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", required=True, metavar="NAME",
-                   help="which series to generate: " + ", ".join(VARIANTS))
+                   help="which series: " + ", ".join(VARIANTS))
     p.add_argument("--xen", type=Path, metavar="PATH",
                    help="a xen.git clone (its HEAD, or --base) or an unpacked Xen source "
                         "tree; default: Debian's xen source package, fetched with apt "
@@ -39,7 +30,7 @@ def generate_parser() -> argparse.ArgumentParser:
     p.add_argument("--base", default="HEAD", metavar="REV",
                    help="the commit of a --xen clone to build on (default: HEAD)")
     p.add_argument("-o", "--output", type=Path, default=Path("out"), metavar="DIR",
-                   help="write the series to DIR/<variant>/ (default: out)")
+                   help="the series is DIR/<variant>/ (default: out)")
     p.add_argument("-v", "--reroll-count", type=int, default=1, metavar="N",
                    help="version of the series: files v<N>-*.patch, subjects "
                         "[PATCH vN ...] (default: 1)")
@@ -55,12 +46,53 @@ def generate_parser() -> argparse.ArgumentParser:
                    help="To: address (repeatable; default: xen-devel@lists.xenproject.org)")
     p.add_argument("--no-cc", dest="cc", action="store_false",
                    help="do not add Cc: lines from the tree's scripts/get_maintainer.pl")
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing DIR/<variant>/")
     p.add_argument("--date", type=_date, metavar="DATE",
                    help="author and commit date for every patch (default: "
                         "$SOURCE_DATE_EPOCH if set, else now); fixed dates give "
                         "byte-identical output")
+
+
+def generate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m gen",
+        description="Generate the xenheap-on-vmap patch series for a Xen tree, as "
+                    "git format-patch files ready for xen-devel.",
+        epilog="other commands: 'python -m gen list' shows the variants; "
+               "'python -m gen check --variant NAME' proves a series (apply, build "
+               "after every patch, boot dom0 under QEMU).")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_generate_options(p)
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing DIR/<variant>/")
+    return p
+
+
+def check_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m gen check",
+        description="Prove a series: gates, git am onto a fresh baseline, harness "
+                    "tests, a build after every patch, and QEMU boots of a PV dom0, "
+                    "with the unpatched baseline as the control. Uses DIR/<variant>/ "
+                    "if it exists, else generates it.")
+    add_generate_options(p)
+    p.add_argument("--regenerate", action="store_true",
+                   help="generate DIR/<variant>/ afresh even if it exists")
+    p.add_argument("--builds", default="debug,release", metavar="LIST",
+                   help="build configurations to build and boot; the first is built "
+                        "after every patch, the others at the control and the last "
+                        "patch (debug = CONFIG_DEBUG=y; default: debug,release)")
+    p.add_argument("--cmdline", action="append", metavar="ARGS",
+                   help="a Xen command line to boot each build with, added to the base "
+                        "one; repeatable (default: '' and 'xpti=true')")
+    p.add_argument("--smp", type=int, default=2, help="CPUs to boot with (default: 2)")
+    p.add_argument("--memory", type=int, default=2048, metavar="MB",
+                   help="guest RAM in MiB (default: 2048)")
+    p.add_argument("--timeout", type=int, default=180, metavar="S",
+                   help="seconds before a boot counts as hung (default: 180)")
+    p.add_argument("--no-control", dest="control", action="store_false",
+                   help="skip booting the unpatched baseline")
+    p.add_argument("-j", "--jobs", type=int, metavar="N",
+                   help="parallel make jobs (default: all CPUs)")
     return p
 
 
@@ -83,10 +115,9 @@ def cmd_list(argv: list[str]) -> int:
     return 0
 
 
-def cmd_generate(argv: list[str]) -> int:
+def make_request(args: argparse.Namespace, argv: list[str], command: str):
     from gen import pipeline
 
-    args = generate_parser().parse_args(argv)
     if args.variant not in VARIANTS:
         raise GenError(f"unknown variant '{args.variant}'",
                        hint="known variants: " + ", ".join(VARIANTS)
@@ -96,17 +127,42 @@ def cmd_generate(argv: list[str]) -> int:
     date = args.date
     if date is None and os.environ.get("SOURCE_DATE_EPOCH"):
         date = f"@{int(os.environ['SOURCE_DATE_EPOCH'])} +0000"
-    req = pipeline.Request(
+    return pipeline.Request(
         variant=VARIANTS[args.variant], xen=args.xen, base=args.base, output=args.output,
         reroll=args.reroll_count, changelog=args.changelog, signoff=args.signoff,
         trailers=tuple(args.trailer),
         to=tuple(args.to) if args.to else pipeline.Request.to,
-        cc=args.cc, force=args.force, date=date,
-        command="python -m gen " + shlex.join(argv))
-    files = pipeline.generate(req)
-    for f in files:
+        cc=args.cc, force=getattr(args, "force", False), date=date,
+        command=f"python -m gen {command}" + shlex.join(argv))
+
+
+def cmd_generate(argv: list[str]) -> int:
+    from gen import pipeline
+
+    args = generate_parser().parse_args(argv)
+    for f in pipeline.generate(make_request(args, argv, "")):
         print(f)
     return 0
+
+
+def cmd_check(argv: list[str]) -> int:
+    from gen import check
+
+    args = check_parser().parse_args(argv)
+    req = make_request(args, argv, "check ")
+    builds = tuple(b for b in args.builds.split(",") if b)
+    unknown = [b for b in builds if b not in check.BUILD_OPTIONS]
+    if unknown or not builds:
+        raise GenError(f"unknown build configuration: {', '.join(unknown) or '(none)'}",
+                       hint="choose from " + ", ".join(check.BUILD_OPTIONS))
+    matrix = check.Matrix(builds=builds,
+                          cmdlines=tuple(args.cmdline) if args.cmdline is not None
+                          else check.Matrix.cmdlines,
+                          smp=args.smp, memory=args.memory, timeout=args.timeout,
+                          control=args.control, jobs=args.jobs)
+    report = check.Ladder(req, matrix, args.regenerate).run()
+    print(check.summary(report))
+    return 0 if report.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "list":
             return cmd_list(argv[1:])
+        if argv and argv[0] == "check":
+            return cmd_check(argv[1:])
         return cmd_generate(argv)
     except GenError as e:
         print(f"gen: error: {e}", file=sys.stderr)

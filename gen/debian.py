@@ -108,11 +108,17 @@ def compare_versions(a: str, b: str) -> int:
 
 
 class Apt:
-    """apt-get and apt-cache with a private configuration rooted at `root`."""
+    """apt-get and apt-cache with a private configuration rooted at `root`.
 
-    def __init__(self, root: Path) -> None:
+    With newer_suites, the suites of newer Debian releases are listed too
+    (a source package may only be served there); without, exactly the
+    machine's own suites, so binary packages match the machine's release.
+    """
+
+    def __init__(self, root: Path, newer_suites: bool = True) -> None:
         self.root = root
         self.conf = root / "apt.conf"
+        self.newer_suites = newer_suites
 
     def prepare(self) -> None:
         stanzas = system_stanzas()
@@ -123,7 +129,9 @@ class Apt:
         for d in (parts, self.root / "lists" / "partial",
                   self.root / "cache" / "archives" / "partial"):
             d.mkdir(parents=True, exist_ok=True)
-        text = "\n".join(with_newer_suites(s).render("deb deb-src") for s in stanzas)
+        if self.newer_suites:
+            stanzas = [with_newer_suites(s) for s in stanzas]
+        text = "\n".join(s.render("deb deb-src") for s in stanzas)
         (parts / "gen.sources").write_text(text)
         conf = [
             'Dir::Etc::SourceList "/dev/null";',

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import git
 
-from gen import __version__, baseline, changelog, publish, splice, xentree
+from gen import __version__, baseline, changelog, publish, splice, syntax, xentree
 from gen.errors import GenError
 from gen.gitutil import Identity, user_identity
 from gen.render import Features, Renderer
@@ -87,6 +87,10 @@ def build(variant: Variant, tree: xentree.XenTree, scratch: Path, author: Identi
     for patch in patches:
         hunks = splice.apply_patch(root, patch, renderer)
         splice.require_style(patch, hunks)
+        problems = syntax.check(hunks)
+        if problems:
+            raise GenError(f"patch '{patch.subject}' does not parse:\n  "
+                           + "\n  ".join(map(str, problems)))
         body = renderer.render(patch.message)
         problems = publish.message_problems(patch.subject, body)
         if problems:

@@ -192,11 +192,22 @@ class Patch:
 
 
 @dataclass(frozen=True)
+class BootOption:
+    """A runtime switch the series adds, booted both ways by the ladder."""
+
+    name: str
+    on: str  # Xen command line that turns it on ("" when on by default)
+    off: str  # Xen command line that turns it off
+    expect: tuple[tuple[str, str], ...] = ()  # (name, regex) a boot with it on prints
+
+
+@dataclass(frozen=True)
 class Variant:
     name: str
     summary: str  # one line, for `gen list`
     title: str  # the cover letter's subject
     patches: tuple[Patch, ...]
+    boot_options: tuple[BootOption, ...] = ()
 
     def for_baseline(self, baseline: Baseline) -> tuple[Patch, ...]:
         return tuple(p for p in self.patches if p.applies(baseline))

@@ -1,0 +1,292 @@
+"""The validation ladder, cheapest step first, stopping at the first failure:
+
+1. gates   render, CODING_STYLE, pycparser syntax, commit-message rules
+2. apply   git am of the files in out/<variant>/ onto a fresh baseline
+3. harness the cffi harness tests against the patched sources
+4. build   the unpatched baseline (the control), then every patch, in each
+           build configuration, incrementally
+5. boot    the control, then the series, under QEMU with a PV dom0, across
+           the boot matrix
+
+A JSON report and all logs go beside the series: out/<variant>.check.json
+and out/<variant>.check/.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import git
+
+from gen import boot, build, gitutil, pipeline, progress, xentree
+from gen.errors import GenError
+from gen.series import Variant
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """What to build and boot.  The first build configuration is built
+    after every patch (bisectability); the others at the control and at the
+    last patch.  Every configuration is booted with every command line."""
+
+    builds: tuple[str, ...] = ("debug", "release")
+    cmdlines: tuple[str, ...] = ("", "xpti=true")
+    smp: int = 2
+    memory: int = 2048
+    timeout: int = 180
+    control: bool = True
+    jobs: int | None = None
+
+
+BUILD_OPTIONS = {"debug": {"DEBUG": "y"}, "release": {"DEBUG": "n"}}
+
+
+@dataclass
+class Step:
+    name: str
+    status: str = "not run"  # ok, failed, not run, n/a
+    seconds: float = 0.0
+    detail: str = ""
+    quote: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    variant: str
+    series: str
+    baseline: str
+    steps: list[Step]
+    builds: list[dict] = field(default_factory=list)
+    boots: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status in ("ok", "n/a") for s in self.steps)
+
+
+class Failed(Exception):
+    """A step failed; its Step holds the details."""
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+class Ladder:
+    def __init__(self, req: pipeline.Request, matrix: Matrix, regenerate: bool) -> None:
+        self.req, self.matrix, self.regenerate = req, matrix, regenerate
+        self.variant: Variant = req.variant
+        self.dest = req.dest.resolve()
+        self.logs = req.output.resolve() / f"{self.variant.name}.check"
+        self.cache = xentree.cache_dir()
+        self.steps = {n: Step(n) for n in ("gates", "apply", "harness", "build", "boot")}
+        self.report = Report(self.variant.name, str(self.dest), "", list(self.steps.values()))
+
+    # -- the steps ---------------------------------------------------------
+
+    def gates(self) -> None:
+        if self.regenerate or not self.dest.exists():
+            files = pipeline.generate(pipeline.Request(**{**vars(self.req), "force": True}))
+            self.steps["gates"].detail = f"generated {len(files) - 1} patches into {self.dest}"
+        else:
+            with tempfile.TemporaryDirectory(prefix="gen-gates-") as tmp:
+                built = pipeline.build(self.variant, self.tree, Path(tmp),
+                                       pipeline.PLACEHOLDER_AUTHOR, "@0 +0000", "")
+            self.steps["gates"].detail = (f"{len(built.patches)} patches render clean; "
+                                          f"checking the existing {self.dest}")
+        cover = self.dest / f"v{self.req.reroll}-0000-cover-letter.patch"
+        if not cover.is_file():
+            raise GenError(f"{self.dest} has no {cover.name}",
+                           hint="pass the same -v as when generating, or --regenerate")
+        m = re.search(r"^base-commit: ([0-9a-f]{40})$", cover.read_text(), re.M)
+        if not m or m.group(1) != self.tree.baseline:
+            raise GenError(f"{self.dest} was generated from another baseline "
+                           f"({m.group(1)[:12] if m else 'unknown'}, tree is at "
+                           f"{self.tree.baseline[:12]})", hint="pass --regenerate")
+
+    def apply(self) -> None:
+        patches = sorted(p for p in self.dest.glob(f"v{self.req.reroll}-*.patch")
+                         if "-0000-cover-letter" not in p.name)
+        self.repo = xentree.checkout(self.tree, self.work / "xen", "check")
+        try:
+            self.repo.git.am("-q", "--no-3way", *map(str, patches),
+                             env={**gitutil.isolated_env(), "GIT_COMMITTER_NAME": "gen check",
+                                  "GIT_COMMITTER_EMAIL": ""})
+        except git.GitCommandError as e:
+            out = f"{e.stdout}\n{e.stderr}"
+            which = re.search(r"Patch failed at (\d+) (.*)", out)
+            hunk = re.search(r"error: patch failed: (\S+)", out)
+            step = self.steps["apply"]
+            if which:
+                step.detail = (f"patch {int(which.group(1))} '{which.group(2)}' does not "
+                               "apply" + (f": hunk at {hunk.group(1)}" if hunk else ""))
+                step.quote = [ln for ln in out.splitlines() if ln.startswith("error:")]
+            else:
+                step.detail = "git am failed"
+                step.quote = [ln for ln in out.splitlines() if ln.strip()][-10:]
+            raise Failed from e
+        self.commits = self.repo.git.rev_list("--reverse",
+                                              f"{self.tree.baseline}..HEAD").split()
+        self.subjects = [self.repo.commit(c).summary for c in self.commits]
+        self.steps["apply"].detail = f"git am: {len(self.commits)} patches onto " \
+                                     f"{self.tree.baseline[:12]}"
+
+    def harness(self) -> None:
+        step = self.steps["harness"]
+        step.status = "n/a"
+        step.detail = "no harness tests yet"
+
+    def build(self) -> None:
+        src = Path(self.repo.working_tree_dir or "")
+        options = {o: "y" for o in self.variant.kconfig}
+        self.builders = {
+            name: build.Builder(src, self.work / f"build-{name}",
+                                build.BuildConfig(name, {**BUILD_OPTIONS[name], **options}),
+                                self.cache / "ccache", self.matrix.jobs)
+            for name in self.matrix.builds}
+        step = self.steps["build"]
+        self.control_binaries: dict[str, Path] = {}
+        points = [("control", self.tree.baseline, "the unpatched baseline")]
+        points += [(f"{k}/{len(self.commits)}", c, s)
+                   for k, (c, s) in enumerate(zip(self.commits, self.subjects, strict=True),
+                                              start=1)]
+        bisect = self.matrix.builds[0]
+        for n, (label, commit, subject) in enumerate(points):
+            self.repo.git.checkout("-q", "--detach", commit)
+            ends = n in (0, len(points) - 1)
+            for name, builder in self.builders.items():
+                if name != bisect and not ends:
+                    continue
+                log = self.logs / "build" / f"{label.replace('/', 'of')}-{name}.log"
+                res = builder.build(log, f"build {label} ({name})")
+                self.report.builds.append({"point": label, "commit": commit, "config": name,
+                                           "ok": res.ok, "seconds": round(res.seconds, 1),
+                                           "log": str(res.log)})
+                if not res.ok:
+                    who = "the unpatched baseline (control): the environment, not the " \
+                          "series, is at fault" if label == "control" else \
+                          f"patch {label} '{subject}'"
+                    step.detail = f"{who} fails to build ({name}); log: {res.log}"
+                    step.quote = list(res.errors)
+                    raise Failed
+                if label == "control":
+                    self.control_binaries[name] = self._keep(res.binary, f"xen-control-{name}")
+        self.series_binaries = {n: b.out / "xen" for n, b in self.builders.items()}
+        others = [b for b in self.matrix.builds if b != bisect]
+        step.detail = (f"control and {len(self.commits)} patches in {bisect}"
+                       + (f"; control and last patch in {', '.join(others)}" if others else ""))
+
+    def _keep(self, binary: Path | None, name: str) -> Path:
+        assert binary is not None
+        kept = self.work / name
+        shutil.copy2(binary, kept)
+        return kept
+
+    def boot(self) -> None:
+        dom0 = boot.dom0_assets(self.cache)
+        specs: list[tuple[str, boot.BootSpec]] = []
+        m = self.matrix
+        for name in m.builds:
+            for cmd in m.cmdlines:
+                tag = f"{name}{'-' + cmd if cmd else ''}".replace("=", "-")
+                if m.control:
+                    specs.append(("control", boot.BootSpec(
+                        f"control-{tag}", self.control_binaries[name], cmd, m.smp, m.memory,
+                        m.timeout)))
+                for opt in self.variant.boot_options or (None,):
+                    for on in ((False, True) if opt else (None,)):
+                        extra, expect, otag = cmd, (), ""
+                        if opt is not None:
+                            extra = f"{cmd} {opt.on if on else opt.off}".strip()
+                            expect = opt.expect if on else ()
+                            otag = f"-{opt.name}-{'on' if on else 'off'}"
+                        specs.append(("series", boot.BootSpec(
+                            f"series-{tag}{otag}", self.series_binaries[name], extra, m.smp,
+                            m.memory, m.timeout, expect)))
+        step = self.steps["boot"]
+        for who, spec in specs:
+            res = boot.boot(spec, dom0, self.logs / "boot" / f"{spec.name}.log")
+            self.report.boots.append({"name": spec.name, "ok": res.ok, "reason": res.reason,
+                                      "exit_code": res.exit_code, "cmdline": spec.cmdline,
+                                      "seconds": round(res.seconds, 1), "log": str(res.log)})
+            progress.say(f"  {spec.name}: {res.reason} ({_seconds(res.seconds)})")
+            if not res.ok:
+                blame = " (control: the environment, not the series)" if who == "control" \
+                    else ""
+                step.detail = f"boot {spec.name} failed{blame}: {res.reason}; log: {res.log}"
+                step.quote = res.tail
+                raise Failed
+        step.detail = f"{len(specs)} boots with dom0 {dom0.version}"
+
+    # -- driver ------------------------------------------------------------
+
+    def run(self) -> Report:
+        build.require_tools({**build.TOOLS, **boot.TOOLS})
+        self.tree = xentree.open_tree(self.req.xen, self.req.base, progress=progress.say)
+        self.report.baseline = self.tree.baseline
+        order: list[tuple[str, Callable[[], None]]] = [
+            ("gates", self.gates), ("apply", self.apply), ("harness", self.harness),
+            ("build", self.build), ("boot", self.boot)]
+        # A fixed work directory: compiles repeat at the same
+        # paths from run to run, so ccache serves them.  It is kept after the
+        # run for inspection, and locked against a concurrent check.
+        self.work = self.cache / "check" / "work"
+        self.work.mkdir(parents=True, exist_ok=True)
+        with (self.cache / "check" / "lock").open("w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as e:
+                raise GenError(f"another check is running (lock on {self.work})") from e
+            shutil.rmtree(self.work)
+            self.work.mkdir()
+            try:
+                for name, fn in order:
+                    step = self.steps[name]
+                    start = time.monotonic()
+                    progress.say(f"[{name}]")
+                    try:
+                        fn()
+                        if step.status == "not run":
+                            step.status = "ok"
+                    except Failed:
+                        step.status = "failed"
+                    except GenError as e:
+                        step.status, step.detail = "failed", str(e)
+                    finally:
+                        step.seconds = time.monotonic() - start
+                    if step.status == "failed":
+                        break
+            finally:
+                self.write_report()
+        return self.report
+
+    def write_report(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        path = self.logs.parent / f"{self.variant.name}.check.json"
+        data = asdict(self.report) | {"ok": self.report.ok}
+        path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def summary(report: Report) -> str:
+    lines = [f"{'step':<8} {'result':<8} {'time':>7}  detail"]
+    for s in report.steps:
+        time_ = _seconds(s.seconds) if s.status not in ("not run",) else ""
+        lines.append(f"{s.name:<8} {s.status:<8} {time_:>7}  {s.detail}")
+        lines += [f"{'':<26}| {q}" for q in s.quote]
+    if report.boots:
+        lines.append("")
+        lines.append(f"{'boot':<44} {'result':<8} {'time':>7}")
+        for b in report.boots:
+            lines.append(f"{b['name']:<44} {'pass' if b['ok'] else 'FAIL':<8} "
+                         f"{_seconds(b['seconds']):>7}  {'' if b['ok'] else b['reason']}")
+    lines.append("")
+    lines.append("PASS" if report.ok else "FAIL")
+    return "\n".join(lines)

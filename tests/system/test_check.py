@@ -1,0 +1,108 @@
+"""The validation ladder on a real tree: a real git am, real Xen builds after
+every patch, real QEMU boots of a PV dom0.  Slow: minutes per variant."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gen import build
+from gen.errors import GenError
+from gen.variants import VARIANTS
+
+from ..conftest import FIXED_DATE, Run, git_env
+
+
+def xen_args(tree) -> list[str]:
+    return [] if tree.kind == "debian" else ["--xen", str(tree.repo)]
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def checked(request, xen_tree, tmp_path_factory):
+    """`gen check` with its default matrix, once per variant."""
+    tmp = tmp_path_factory.mktemp(f"check-{request.param}")
+    (tmp / "home").mkdir()
+    res = subprocess.run([sys.executable, "-m", "gen", "check", "--variant", request.param,
+                          *xen_args(xen_tree), "-o", str(tmp / "out"), "--date", FIXED_DATE],
+                         env=git_env(tmp / "home"), cwd=tmp, capture_output=True, text=True,
+                         check=False)
+    report = json.loads((tmp / "out" / f"{request.param}.check.json").read_text())
+    return request.param, Run(res.returncode, res.stdout, res.stderr), report
+
+
+def test_check_passes_with_the_default_matrix(checked):
+    variant, run, report = checked
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    assert run.stdout.rstrip().endswith("PASS")
+    assert report["ok"] is True
+    steps = {s["name"]: s for s in report["steps"]}
+    assert [s["name"] for s in report["steps"]] == ["gates", "apply", "harness", "build",
+                                                     "boot"]
+    assert all(steps[n]["status"] == "ok" for n in ("gates", "apply", "build", "boot"))
+    patches = len(VARIANTS[variant].patches)
+    debug_points = [b["point"] for b in report["builds"] if b["config"] == "debug"]
+    assert debug_points == ["control"] + [f"{k}/{patches}" for k in range(1, patches + 1)]
+    release_points = [b["point"] for b in report["builds"] if b["config"] == "release"]
+    assert release_points == ["control", f"{patches}/{patches}"]
+    names = {b["name"] for b in report["boots"]}
+    for who in ("control", "series"):
+        for cfg in ("debug", "release"):
+            assert any(n.startswith(f"{who}-{cfg}") and "xpti" not in n for n in names)
+            assert any(n.startswith(f"{who}-{cfg}-xpti") for n in names)
+    for b in report["boots"]:
+        log = Path(b["log"]).read_text()
+        assert b["ok"] and b["exit_code"] == 65
+        assert "GEN-DOM0-MARKER" in log and "Building a PV Dom0" in log
+        assert re.search(r"Brought up 2 CPUs", log)
+    # The progress lines of long steps, and the summary table.
+    assert "gen: build control (debug) ..." in run.stderr
+    assert re.search(r"^boot +ok +\S+ +\d+ boots with dom0 ", run.stdout, re.M)
+
+
+def test_a_broken_hunk_stops_at_the_build_naming_patch_and_error(gen_cli, xen_tree, tmp_path):
+    run = gen_cli("--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
+                  "--date", FIXED_DATE)
+    assert run.returncode == 0, run.stderr
+    (first,) = (tmp_path / "out" / "split-vmap").glob("v1-0001-*.patch")
+    text = first.read_text()
+    assert "+        return idx;\n" in text
+    first.write_text(text.replace("+        return idx;\n", "+        return idx\n", 1))
+    run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
+                  "--builds", "debug", "--cmdline", "")
+    assert run.returncode == 1
+    report = json.loads((tmp_path / "out" / "split-vmap.check.json").read_text())
+    steps = {s["name"]: s for s in report["steps"]}
+    assert steps["apply"]["status"] == "ok"
+    assert steps["build"]["status"] == "failed"
+    assert steps["boot"]["status"] == "not run"
+    assert re.match(r"patch 1/\d+ 'xen/vmap: allow releasing part of an allocation' "
+                    r"fails to build \(debug\)", steps["build"]["detail"])
+    assert any("vmap.c" in q and "error:" in q for q in steps["build"]["quote"])
+    assert "error: expected ';'" in run.stdout
+
+
+def test_a_boot_failure_is_reported_with_the_log(gen_cli, xen_tree, tmp_path):
+    run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
+                  "--date", FIXED_DATE, "--builds", "debug", "--no-control",
+                  "--cmdline", "dom0_mem=1M,max:1M")
+    assert run.returncode == 1
+    report = json.loads((tmp_path / "out" / "split-vmap.check.json").read_text())
+    boot = {s["name"]: s for s in report["steps"]}["boot"]
+    assert boot["status"] == "failed"
+    assert re.search(r"boot series-debug.* failed: panic: Panic on CPU 0", boot["detail"])
+    assert len(boot["quote"]) == 40
+    assert any("Domain 0 allocation is too small" in q for q in boot["quote"])
+    assert "Domain 0 allocation is too small" in run.stdout
+    failed = [b for b in report["boots"] if not b["ok"]]
+    assert failed and Path(failed[0]["log"]).is_file()
+
+
+def test_a_missing_tool_names_the_fix():
+    with pytest.raises(GenError, match="missing tools: no-such-package") as e:
+        build.require_tools({"no-such-tool-xyz": "no-such-package", "sh": "dash"})
+    assert "install-deps" in e.value.hint
