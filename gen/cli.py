@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -115,6 +116,45 @@ def cmd_list(argv: list[str]) -> int:
     return 0
 
 
+def bench_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m gen bench",
+        description="Measure what each variant costs. With --record, boot the "
+                    "instrumented baseline under QEMU and save traces of xmalloc()'s "
+                    "whole-page requests.")
+    p.add_argument("--xen", type=Path, metavar="PATH",
+                   help="the tree to record on (default: Debian's xen source package)")
+    p.add_argument("--record", action="store_true",
+                   help="record traces instead of replaying them")
+    p.add_argument("--points", default="1x2048,2x2048,4x2048,8x2048,2x1024,2x4096",
+                   metavar="LIST",
+                   help="CPUsxMiB boot points to record (default: %(default)s)")
+    p.add_argument("--traces", type=Path, default=Path("bench/traces"), metavar="DIR",
+                   help="where traces are written (default: bench/traces)")
+    p.add_argument("--timeout", type=int, default=600, metavar="S",
+                   help="seconds before a recording boot counts as hung")
+    return p
+
+
+def cmd_bench(argv: list[str]) -> int:
+    from gen import trace
+
+    args = bench_parser().parse_args(argv)
+    if not args.record:
+        raise GenError("replaying traces needs the harness; only --record exists yet")
+    points = []
+    for item in args.points.split(","):
+        m = re.fullmatch(r"(\d+)x(\d+)", item.strip())
+        if not m:
+            raise GenError(f"bad point '{item}': expected CPUSxMiB, e.g. 2x2048")
+        points.append(trace.Point(int(m.group(1)), int(m.group(2))))
+    written = trace.record(args.xen, points, args.traces, "python -m gen bench "
+                           + shlex.join(argv), args.timeout)
+    for path in written:
+        print(path)
+    return 0
+
+
 def make_request(args: argparse.Namespace, argv: list[str], command: str):
     from gen import pipeline
 
@@ -172,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(argv[1:])
         if argv and argv[0] == "check":
             return cmd_check(argv[1:])
+        if argv and argv[0] == "bench":
+            return cmd_bench(argv[1:])
         return cmd_generate(argv)
     except GenError as e:
         print(f"gen: error: {e}", file=sys.stderr)
