@@ -39,6 +39,8 @@ FEATURES = (
     Feature("x86_underscore_conversions", "xen/arch/x86/include/asm/mm.h",
             r"__virt_to_page\(",
             "x86's virt_to_page() is a macro over __virt_to_page()"),
+    Feature("percpu_common", "xen/common/percpu.c", r"alloc_xenheap_pages\(PERCPU_ORDER",
+            "the per-CPU areas are allocated in common code, not x86's"),
     Feature("ro_after_init", "xen/include/xen/cache.h", r"__ro_after_init",
             "__ro_after_init is in xen/cache.h"),
     Feature("ro_after_init_sections", "xen/include/xen/sections.h", r"__ro_after_init",

@@ -15,19 +15,22 @@ and out/<variant>.check/.
 from __future__ import annotations
 
 import fcntl
-import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
 from gen import boot, build, gitutil, pipeline, progress, xentree
 from gen.errors import GenError
+from gen.report import Report, Step, seconds
 from gen.series import Variant
 
 
@@ -46,38 +49,12 @@ class Matrix:
     jobs: int | None = None
 
 
+REPO = Path(__file__).resolve().parent.parent
 BUILD_OPTIONS = {"debug": {"DEBUG": "y"}, "release": {"DEBUG": "n"}}
-
-
-@dataclass
-class Step:
-    name: str
-    status: str = "not run"  # ok, failed, not run, n/a
-    seconds: float = 0.0
-    detail: str = ""
-    quote: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Report:
-    variant: str
-    series: str
-    baseline: str
-    steps: list[Step]
-    builds: list[dict] = field(default_factory=list)
-    boots: list[dict] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(s.status in ("ok", "n/a") for s in self.steps)
 
 
 class Failed(Exception):
     """A step failed; its Step holds the details."""
-
-
-def _seconds(s: float) -> str:
-    return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
 
 
 class Ladder:
@@ -140,9 +117,29 @@ class Ladder:
                                      f"{self.tree.baseline[:12]}"
 
     def harness(self) -> None:
+        """The harness suite against the tree git am produced: the real,
+        patched C on the userspace model of x86-64 paging."""
         step = self.steps["harness"]
-        step.status = "n/a"
-        step.detail = "no harness tests yet"
+        suite = REPO / "tests" / "harness"
+        if not suite.is_dir():
+            step.status, step.detail = "n/a", f"no harness tests at {suite}"
+            return
+        env = {**os.environ, "GEN_HARNESS_TREE": str(self.repo.working_tree_dir),
+               "GEN_HARNESS_VARIANT": self.variant.name}
+        log = self.logs / "harness.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with progress.running("harness tests"), log.open("w") as out:
+            res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                  str(suite)], cwd=REPO, env=env, stdout=out,
+                                 stderr=subprocess.STDOUT, check=False)
+        text = log.read_text(errors="replace")
+        tally = re.findall(r"^=* ?(\d+ (?:passed|failed|error|errors|skipped).*?) in ", text,
+                           re.M)
+        step.detail = (tally[-1] if tally else "no result") + f"; log: {log}"
+        if res.returncode:
+            step.quote = [ln for ln in text.splitlines()
+                          if ln.startswith(("FAILED", "ERROR", "E "))][:20]
+            raise Failed
 
     def build(self) -> None:
         src = Path(self.repo.working_tree_dir or "")
@@ -206,7 +203,7 @@ class Ladder:
                         extra, expect, otag = cmd, (), ""
                         if opt is not None:
                             extra = f"{cmd} {opt.on if on else opt.off}".strip()
-                            expect = opt.expect if on else ()
+                            expect = opt.expect if on else opt.expect_off
                             otag = f"-{opt.name}-{'on' if on else 'off'}"
                         specs.append(("series", boot.BootSpec(
                             f"series-{tag}{otag}", self.series_binaries[name], extra, m.smp,
@@ -217,7 +214,7 @@ class Ladder:
             self.report.boots.append({"name": spec.name, "ok": res.ok, "reason": res.reason,
                                       "exit_code": res.exit_code, "cmdline": spec.cmdline,
                                       "seconds": round(res.seconds, 1), "log": str(res.log)})
-            progress.say(f"  {spec.name}: {res.reason} ({_seconds(res.seconds)})")
+            progress.say(f"  {spec.name}: {res.reason} ({seconds(res.seconds)})")
             if not res.ok:
                 blame = " (control: the environment, not the series)" if who == "control" \
                     else ""
@@ -270,23 +267,4 @@ class Ladder:
 
     def write_report(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
-        path = self.logs.parent / f"{self.variant.name}.check.json"
-        data = asdict(self.report) | {"ok": self.report.ok}
-        path.write_text(json.dumps(data, indent=2) + "\n")
-
-
-def summary(report: Report) -> str:
-    lines = [f"{'step':<8} {'result':<8} {'time':>7}  detail"]
-    for s in report.steps:
-        time_ = _seconds(s.seconds) if s.status not in ("not run",) else ""
-        lines.append(f"{s.name:<8} {s.status:<8} {time_:>7}  {s.detail}")
-        lines += [f"{'':<26}| {q}" for q in s.quote]
-    if report.boots:
-        lines.append("")
-        lines.append(f"{'boot':<44} {'result':<8} {'time':>7}")
-        for b in report.boots:
-            lines.append(f"{b['name']:<44} {'pass' if b['ok'] else 'FAIL':<8} "
-                         f"{_seconds(b['seconds']):>7}  {'' if b['ok'] else b['reason']}")
-    lines.append("")
-    lines.append("PASS" if report.ok else "FAIL")
-    return "\n".join(lines)
+        self.report.save(self.logs.parent / f"{self.variant.name}.check.json")

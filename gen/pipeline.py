@@ -15,7 +15,7 @@ from pathlib import Path
 
 import git
 
-from gen import __version__, baseline, changelog, publish, splice, syntax, xentree
+from gen import __version__, baseline, changelog, publish, report, splice, syntax, xentree
 from gen.errors import GenError
 from gen.gitutil import Identity, user_identity
 from gen.render import Features, Renderer
@@ -68,10 +68,25 @@ class Built:
 
 
 def template_context(variant: Variant, base: baseline.Baseline,
-                     patches: tuple[Patch, ...]) -> dict[str, object]:
-    slugs = {p.slug for p in patches}
+                     patches: tuple[Patch, ...], upto: int | None = None) -> dict[str, object]:
+    """What templates see.  has_patch(slug): the series contains it;
+    upto(slug): it is applied by the time the patch being rendered (the
+    first `upto` patches, all by default) is; number(slug): its position."""
+    from gen.variants import VARIANTS
+
+    slugs = [p.slug for p in patches]
+    applied = set(slugs[:upto] if upto is not None else slugs)
+    known = set(slugs) | {p.slug for v in VARIANTS.values() for p in v.patches}
+
+    def check(slug: str) -> str:
+        if slug not in known:
+            raise GenError(f"template names unknown patch '{slug}'")
+        return slug
+
     return {"variant": variant, "baseline": base, "feat": Features(base.features),
-            "has_patch": lambda slug: slug in slugs}
+            "has_patch": lambda slug: check(slug) in slugs,
+            "upto": lambda slug: check(slug) in applied,
+            "number": lambda slug: slugs.index(check(slug)) + 1}
 
 
 def build(variant: Variant, tree: xentree.XenTree, scratch: Path, author: Identity,
@@ -82,10 +97,10 @@ def build(variant: Variant, tree: xentree.XenTree, scratch: Path, author: Identi
     root = Path(repo.working_tree_dir or scratch)
     base = baseline.probe(root)
     patches = variant.for_baseline(base)
-    renderer = Renderer(template_context(variant, base, patches))
     built = Built(tree, base, repo, branch, patches)
-    for patch in patches:
-        hunks = splice.apply_patch(root, patch, renderer)
+    for k, patch in enumerate(patches, start=1):
+        renderer = Renderer(template_context(variant, base, patches, upto=k))
+        hunks = splice.apply_patch(root, patch, renderer, base)
         splice.require_style(patch, hunks)
         problems = syntax.check(hunks)
         if problems:
@@ -140,7 +155,9 @@ def generate(req: Request) -> list[Path]:
             cover = renderer.render(
                 "cover.txt.j2", tool_version=__version__, command=req.command,
                 origin=tree.origin, baseline_commit=tree.baseline,
-                upstream_hint=tree.upstream_hint,
+                upstream_hint=tree.upstream_hint, bench="",
+                tested=report.tested(req.output / f"{req.variant.name}.check.json",
+                                     tree.baseline),
                 changelog=changelog.cover_notes(log_, slugs) if log_ else "")
 
             req.dest.parent.mkdir(parents=True, exist_ok=True)

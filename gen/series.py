@@ -43,16 +43,27 @@ def macro(name: str) -> Anchor:
 
 @dataclass(frozen=True)
 class Applied:
-    """Where an edit put its text: used to map style findings to file:line."""
+    """Where an edit put its text: used to map style findings to file:line.
+    `inserted` is the text as it landed, when the edit reshaped it."""
 
     src: str
     offset: int
+    inserted: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Edit:
     path: str
-    template: str
+    template: str = ""
+    # A baseline feature the edit needs ("name"), or must not have
+    # ("!name"): the same change, anchored differently in other trees.
+    when: str | None = None
+
+    def applies(self, base: Baseline) -> bool:
+        if self.when is None:
+            return True
+        name = self.when.removeprefix("!")
+        return base.has(name) != self.when.startswith("!")
 
     def apply(self, src: str, text: str) -> Applied:
         raise NotImplementedError
@@ -124,23 +135,40 @@ class Hook(Edit):
     function: str
     match: str
     where: str = "after"
+    cond: str | None = None  # the function's #if condition, as for Anchor
 
     def apply(self, src: str, text: str) -> Applied:
-        item = self._find(src, fn(self.function))
+        item = self._find(src, fn(self.function, self.cond))
         first, lines = cedit.body_lines(src, item)
-        hits = [k for k, line in enumerate(lines) if re.search(self.match, line)]
+        body = "".join(lines)
+        hits = list(re.finditer(self.match, body, re.M))
         if len(hits) != 1:
             raise AnchorError(
-                f"anchor line /{self.match}/ matches {len(hits)} lines of "
-                f"function '{self.function}' in {self.path}, expected 1")
-        k = hits[0]
-        pos = first + sum(len(x) for x in lines[:k])
-        end = pos + len(lines[k])
+                f"anchor /{self.match}/ matches {len(hits)} times in function "
+                f"'{self.function}' in {self.path}, expected once")
+        m = hits[0]
+        # The anchor covers whole lines, from the first matched character's
+        # line to the last's; a leading \s may have matched line ends.
+        start = m.start()
+        while start < m.end() - 1 and body[start] == "\n":
+            start += 1
+        pos = first + body.rfind("\n", 0, start) + 1
+        last = max(m.end() - 1, start)
+        end = first + (last + 1 if body[last] == "\n" else body.find("\n", last) + 1)
+        # Hook templates are written at the outermost level of a function
+        # body; they take the anchor line's indentation (one more level for
+        # the opening brace's line).
+        anchor = src[pos:end]
+        indent = re.match(r"[ \t]*", anchor).group(0)
+        if anchor.strip() == "{":
+            indent += "    "
+        text = "".join(indent + line if line.strip() and not line.startswith("#")
+                       else line for line in text.splitlines(keepends=True))
         if self.where == "before":
-            return Applied(src[:pos] + text + src[pos:], pos)
+            return Applied(src[:pos] + text + src[pos:], pos, text)
         if self.where == "after":
-            return Applied(src[:end] + text + src[end:], end)
-        return Applied(src[:pos] + text + src[end:], pos)
+            return Applied(src[:end] + text + src[end:], end, text)
+        return Applied(src[:pos] + text + src[end:], pos, text)
 
     def describe(self) -> str:
         return (f"{self.path}: {self.template} {self.where} /{self.match}/ "
@@ -149,34 +177,126 @@ class Hook(Edit):
 
 @dataclass(frozen=True, kw_only=True)
 class NewFile(Edit):
+    """A file of ours.  The first patch that writes it creates it; a later
+    patch may write it again from the same template, which then grows with
+    the series (it sees which patches are applied through `upto()`)."""
+
+    grows: bool = False  # True for the later patches that rewrite it
+
     def apply(self, src: str, text: str) -> Applied:
-        if src:
+        if src and not self.grows:
             raise AnchorError(f"{self.path} already exists in this tree")
+        if not src and self.grows:
+            raise AnchorError(f"{self.path} should exist by now: an earlier patch writes it")
         return Applied(text, 0)
 
     def describe(self) -> str:
-        return f"{self.path}: new file from {self.template}"
+        verb = "rewrite" if self.grows else "new file"
+        return f"{self.path}: {verb} from {self.template}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lines(Edit):
+    """Lines next to the one line of a non-C file (a Makefile, say) that
+    matches `match`; `where` is "after", "before" or "replace"."""
+
+    match: str
+    where: str = "after"
+
+    def apply(self, src: str, text: str) -> Applied:
+        lines = src.splitlines(keepends=True)
+        hits = [k for k, line in enumerate(lines) if re.search(self.match, line)]
+        if len(hits) != 1:
+            raise AnchorError(f"anchor line /{self.match}/ matches {len(hits)} lines of "
+                              f"{self.path}, expected 1")
+        pos = sum(len(x) for x in lines[:hits[0]])
+        end = pos + len(lines[hits[0]])
+        if self.where == "before":
+            return Applied(src[:pos] + text + src[pos:], pos)
+        if self.where == "after":
+            return Applied(src[:end] + text + src[end:], end)
+        return Applied(src[:pos] + text + src[end:], pos)
+
+    def describe(self) -> str:
+        return f"{self.path}: {self.template} {self.where} /{self.match}/"
 
 
 @dataclass(frozen=True, kw_only=True)
 class TextAfter(Edit):
-    """Insert text after the block that starts with the line matching
-    `match` in a non-C file (Kconfig, Makefile, documentation); the block
-    ends at the next blank line."""
+    """Insert a block after the block that starts with the line matching
+    `match` in a Kconfig-like file: that block runs until the next line
+    that starts in column 0."""
 
     match: str
 
     def apply(self, src: str, text: str) -> Applied:
-        hits = [m.start() for m in re.finditer(self.match, src, re.M)]
+        hits = [m.end() for m in re.finditer(self.match, src, re.M)]
         if len(hits) != 1:
             raise AnchorError(f"anchor /{self.match}/ matches {len(hits)} places in "
                               f"{self.path}, expected 1")
-        end = src.find("\n\n", hits[0])
-        pos = len(src) if end < 0 else end + 1
-        return Applied(src[:pos] + "\n" + text + src[pos:], pos + 1)
+        nxt = re.compile(r"^\S", re.M).search(src, hits[0] + 1)
+        pos = len(src) if nxt is None else nxt.start()
+        sep = "" if src[:pos].endswith("\n\n") else "\n"
+        tail = "\n" if nxt is not None else ""
+        return Applied(src[:pos] + sep + text + tail + src[pos:], pos + len(sep))
 
     def describe(self) -> str:
         return f"{self.path}: insert {self.template} after the block /{self.match}/"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sub(Edit):
+    """A regex substitution on the one line of a function that matches
+    `pattern`: for a changed argument, where a template would only repeat
+    the rest of the line."""
+
+    function: str
+    pattern: str
+    repl: str
+
+    def apply(self, src: str, text: str) -> Applied:
+        item = self._find(src, fn(self.function))
+        first, lines = cedit.body_lines(src, item)
+        hits = [k for k, line in enumerate(lines) if re.search(self.pattern, line)]
+        if len(hits) != 1:
+            raise AnchorError(
+                f"anchor /{self.pattern}/ matches {len(hits)} lines of function "
+                f"'{self.function}' in {self.path}, expected 1")
+        pos = first + sum(len(x) for x in lines[:hits[0]])
+        new = re.sub(self.pattern, self.repl, lines[hits[0]], count=1)
+        return Applied(src[:pos] + new + src[pos + len(lines[hits[0]]):], pos)
+
+    def describe(self) -> str:
+        return f"{self.path}: s/{self.pattern}/{self.repl}/ in {self.function}()"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Include(Edit):
+    """#include <header>, in order among the file's includes of the same
+    directory when they are sorted, else after the last of them."""
+
+    header: str
+
+    def apply(self, src: str, text: str) -> Applied:
+        line = f"#include <{self.header}>\n"
+        if line in src:
+            raise AnchorError(f"{self.path} already includes <{self.header}>")
+        prefix = self.header.split("/")[0] + "/"
+        found = [(m.start(), m.group(1)) for m in
+                 re.finditer(r"^#include <([^>]+)>\n", src, re.M)
+                 if m.group(1).startswith(prefix)]
+        if not found:
+            raise AnchorError(f"{self.path} has no #include <{prefix}...> to join")
+        names = [n for _, n in found]
+        if names == sorted(names):
+            later = [pos for pos, n in found if n > self.header]
+            if later:
+                return Applied(src[:later[0]] + line + src[later[0]:], later[0])
+        end = src.index("\n", found[-1][0]) + 1
+        return Applied(src[:end] + line + src[end:], end)
+
+    def describe(self) -> str:
+        return f"{self.path}: #include <{self.header}>"
 
 
 @dataclass(frozen=True)
@@ -199,6 +319,7 @@ class BootOption:
     on: str  # Xen command line that turns it on ("" when on by default)
     off: str  # Xen command line that turns it off
     expect: tuple[tuple[str, str], ...] = ()  # (name, regex) a boot with it on prints
+    expect_off: tuple[tuple[str, str], ...] = ()  # and with it off
 
 
 @dataclass(frozen=True)

@@ -9,21 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gen import style
+from gen import cedit, style
+from gen.baseline import Baseline
+from gen.cedit import Kind
 from gen.errors import StyleError
 from gen.render import Renderer
-from gen.series import Edit, NewFile, Patch
+from gen.series import Edit, Hook, NewFile, Patch, Sub
 
 C_SUFFIXES = (".c", ".h")
 
 
 @dataclass(frozen=True)
 class Hunk:
-    """One rendered edit, where it landed in the patched file."""
+    """One rendered edit, where it landed in the patched file.  `context`
+    is what the syntax gate parses: the hunk itself, or for a change inside
+    a function, the whole function as patched."""
 
     edit: Edit
     line: int  # first line of the inserted text
     text: str
+    context: str
 
     @property
     def is_c(self) -> bool:
@@ -40,15 +45,26 @@ def write(path: Path, text: str) -> None:
     path.write_bytes(text.encode("utf-8", "surrogateescape"))
 
 
-def apply_patch(root: Path, patch: Patch, renderer: Renderer) -> list[Hunk]:
-    """Apply patch's edits to the files under root; return the hunks."""
+def apply_patch(root: Path, patch: Patch, renderer: Renderer,
+                base: Baseline) -> list[Hunk]:
+    """Apply the patch's edits that fit this baseline to the files under
+    root; return the hunks."""
     hunks = []
     for edit in patch.edits:
-        text = renderer.render(edit.template)
+        if not edit.applies(base):
+            continue
+        text = renderer.render(edit.template) if edit.template else ""
         path = root / edit.path
         applied = edit.apply(read(path), text)
         write(path, applied.src)
-        hunks.append(Hunk(edit, applied.src.count("\n", 0, applied.offset) + 1, text))
+        landed = text if applied.inserted is None else applied.inserted
+        context = landed
+        if isinstance(edit, Hook | Sub):
+            item = cedit.find(applied.src, edit.function, Kind.FUNCTION, edit.path,
+                              getattr(edit, "cond", None))
+            context = item.text(applied.src)
+        hunks.append(Hunk(edit, applied.src.count("\n", 0, applied.offset) + 1, landed,
+                          context))
     return hunks
 
 

@@ -94,7 +94,8 @@ def record(xen: Path | None, points: list[Point], dest: Path, command: str,
         root = Path(repo.working_tree_dir or work)
         base = baseline.probe(root)
         renderer = Renderer({"feat": Features(base.features), "baseline": base})
-        splice.require_style(TRACE_PATCH, splice.apply_patch(root, TRACE_PATCH, renderer))
+        hunks = splice.apply_patch(root, TRACE_PATCH, renderer, base)
+        splice.require_style(TRACE_PATCH, hunks)
         builder = build.Builder(root, work / "build", build.BuildConfig("debug", {"DEBUG": "y"}),
                                 cache / "ccache")
         res = builder.build(work / "build.log", "build the instrumented baseline (debug)")

@@ -1,12 +1,39 @@
 """The variants, declared: which patches, in which order, editing what.
 
 This file is data.  How an edit is applied lives in series.py; what the
-code says lives in templates/.
+code says lives in templates/.  Edits with `when` apply only to trees
+with (or, with "!", without) a baseline feature: the same change,
+anchored where each tree has it.
 """
 
 from __future__ import annotations
 
-from gen.series import InsertAfter, Patch, Variant, decl, fn
+from gen.series import (
+    BootOption,
+    Hook,
+    Include,
+    InsertAfter,
+    InsertBefore,
+    Lines,
+    NewFile,
+    Patch,
+    Replace,
+    Sub,
+    TextAfter,
+    Variant,
+    decl,
+    fn,
+    macro,
+)
+
+C = "c/xenheap/"
+PAGE_ALLOC = "xen/common/page_alloc.c"
+XENHEAP_COND = "!CONFIG_SEPARATE_XENHEAP"
+MM_H = "xen/arch/x86/include/asm/mm.h"
+PAGE_H = "xen/arch/x86/include/asm/x86_64/page.h"
+XV_C = "xen/arch/x86/xenheap-vmap.c"
+XV_H = "xen/arch/x86/include/asm/xenheap-vmap.h"
+KCONFIG = "xen/arch/x86/Kconfig"
 
 VMAP_PARTIAL = Patch(
     slug="vmap-partial",
@@ -20,12 +47,186 @@ VMAP_PARTIAL = Patch(
     ),
 )
 
+XENHEAP_TRACK = Patch(
+    slug="xenheap-track",
+    subject="x86/mm: track the vmap address of xenheap pages",
+    message="msg/xenheap-track.txt.j2",
+    kconfig=("XENHEAP_VMAP",),
+    edits=(
+        TextAfter(path=KCONFIG, template=C + "kconfig.j2", match=r"^config BIGMEM$"),
+        Lines(path="xen/arch/x86/Makefile", template=C + "makefile.j2",
+              match=r"^obj-y \+= xstate\.o$"),
+        Lines(path="xen/arch/x86/include/asm/config.h", template=C + "layout.j2",
+              match=r"^ \*  0xffff82d080000000 - 0xffff82dfffffffff \[62GB, ", where="replace"),
+        Lines(path="xen/arch/x86/include/asm/config.h", template=C + "layout-bigmem.j2",
+              match=r"^ \*  0xffff82d080000000 - 0xffff82ffffffffff \[190GB, ",
+              where="replace"),
+        InsertAfter(path="xen/arch/x86/include/asm/config.h",
+                    template=C + "layout-macros.h.j2", anchor=macro("XEN_VIRT_END")),
+        NewFile(path=XV_H, template=C + "xenheap-vmap.h.j2"),
+        Lines(path=PAGE_H, template=C + "page-h-include.h.j2", match=r"^#include <xen/pdx\.h>$"),
+        NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2"),
+        Hook(path="xen/arch/x86/setup.c", template=C + "setup-init.c.j2",
+             function="__start_xen", match=r"^\s+bsp_stack = cpu_alloc_stack\(0\);",
+             where="before"),
+        Hook(path="xen/arch/x86/x86_64/mm.c", template=C + "hotadd.c.j2",
+             function="extend_frame_table", match=r"^\s+while \( cidx < eidx \)$",
+             where="before"),
+    ),
+)
+
+
+def _conversions(prefix: str, when: str) -> tuple[Hook, ...]:
+    """The hooks in x86's inline conversions, whose names differ by tree."""
+    return (
+        Hook(path=MM_H, function=f"{prefix}virt_to_page", when=when,
+             match=r"^\s+ASSERT\(va >= XEN_VIRT_START\);\n", where="replace"),
+        Hook(path=MM_H, template=C + "virt-to-page.c.j2", function=f"{prefix}virt_to_page",
+             when=when, where="replace",
+             match=r"^\s+if \( va < XEN_VIRT_END \)\n\s+va \+= DIRECTMAP_VIRT_START - "
+                   r"XEN_VIRT_START \+ xen_phys_start;\n"),
+        Hook(path=MM_H, template=C + "page-to-virt-decl.c.j2", function=f"{prefix}page_to_virt",
+             when=when, match=r"^\{$"),
+        Hook(path=MM_H, template=C + "page-to-virt.c.j2", function=f"{prefix}page_to_virt",
+             when=when, match=r"ASSERT\(\(unsigned long\)pg - FRAMETABLE_VIRT_START < "
+                              r"FRAMETABLE_SIZE\);"),
+        Hook(path=PAGE_H, template=C + "virt-to-maddr.c.j2", function=f"{prefix}virt_to_maddr",
+             when=when, match=r"BUILD_BUG_ON\(XEN_VIRT_END - XEN_VIRT_START != GB\(1\)\);",
+             where="before"),
+    )
+
+
+XENHEAP_CONV = Patch(
+    slug="xenheap-conv",
+    subject="x86/mm: make the virt/page conversions vmap-aware",
+    message="msg/xenheap-conv.txt.j2",
+    edits=(
+        NewFile(path=XV_H, template=C + "xenheap-vmap.h.j2", grows=True),
+        NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2", grows=True),
+        *_conversions("__", "x86_underscore_conversions"),
+        *_conversions("", "!x86_underscore_conversions"),
+        Lines(path=PAGE_H, template=C + "pdx-note.h.j2",
+              match=r"therefore don't need to handle the XEN_VIRT_\{START,END\} range\.$"),
+        Replace(path=PAGE_H, template=C + "virt-to-pdx.h.j2", anchor=macro("virt_to_pdx")),
+        Replace(path=PAGE_H, template=C + "pdx-to-virt.h.j2", anchor=macro("pdx_to_virt")),
+    ),
+)
+
+PERDOMAIN_MAP = Patch(
+    slug="perdomain-map",
+    subject="x86/mm: don't assume xenheap memory is in the direct map",
+    message="msg/perdomain-map.txt.j2",
+    edits=(
+        Hook(path="xen/arch/x86/mm.c", template=C + "perdomain.c.j2",
+             function="create_perdomain_mapping", match=r"^\s+pg = virt_to_page\(l1tab\);$"),
+        Hook(path="xen/arch/x86/mm.c", function="create_perdomain_mapping", where="replace",
+             match=r"^\s+/\* Note that this is a no-op for the alloc_xenheap_page\(\) "
+                   r"case\. \*/\n"),
+    ),
+)
+
+XPTI_DIRECTMAP = Patch(
+    slug="xpti-directmap",
+    subject="x86: keep what XPTI clones in the direct map",
+    message="msg/xpti-directmap.txt.j2",
+    edits=(
+        Lines(path="xen/include/xen/mm.h", template=C + "memf-directmap.h.j2",
+              match=r"^#define  MEMF_no_scrub "),
+        Hook(path="xen/arch/x86/percpu.c", template=C + "percpu-x86.c.j2",
+             function="init_percpu_area", when="!percpu_common", where="replace",
+             match=r"if \( \(p = alloc_xenheap_pages\(PERCPU_ORDER, 0\)\) == NULL \)"),
+        Hook(path="xen/common/percpu.c", template=C + "percpu-common.c.j2",
+             function="init_percpu_area", when="percpu_common", where="replace",
+             match=r"if \( \(p = alloc_xenheap_pages\(PERCPU_ORDER, memflags\)\) == NULL \)"),
+        Hook(path="xen/arch/x86/smpboot.c", template=C + "root-pgt.c.j2",
+             function="setup_cpu_root_pgt", match=r"^\s+rpt = alloc_xenheap_page\(\);$",
+             where="replace"),
+        Hook(path="xen/arch/x86/smpboot.c", template=C + "stack.c.j2",
+             function="cpu_alloc_stack", where="replace",
+             match=r"^\s+stack = alloc_xenheap_pages\(STACK_ORDER, memflags\);$"),
+        Sub(path="xen/arch/x86/smpboot.c", function="cpu_smpboot_alloc",
+            pattern=r"(idt_tables\[cpu\]|per_cpu\(idt, cpu\)) = "
+                    r"alloc_xenheap_pages\(0, memflags\);",
+            repl=r"\1 = alloc_xenheap_pages(0, memflags | MEMF_directmap);"),
+    ),
+)
+
+XFREE_CHECK = Patch(
+    slug="xfree-check",
+    subject="xmalloc: warn instead of freeing garbage on a bad xfree()",
+    message="msg/xfree-check.txt.j2",
+    edits=(
+        Hook(path="xen/common/xmalloc_tlsf.c", template=C + "xfree-head.c.j2", function="xfree",
+             match=r"^\s+unsigned long size = PFN_ORDER\(virt_to_page\(p\)\);$",
+             where="replace"),
+        Hook(path="xen/common/xmalloc_tlsf.c", template=C + "xfree-check.c.j2", function="xfree",
+             match=r"^\s+unsigned int i, order = get_order_from_pages\(size\);$"),
+        Hook(path="xen/common/xmalloc_tlsf.c", template=C + "xfree-clear.c.j2", function="xfree",
+             match=r"^\s+PFN_ORDER\(virt_to_page\(p\)\) = 0;$", where="replace"),
+    ),
+)
+
+XMALLOC_NO_TRIM = Patch(
+    slug="xmalloc-no-trim",
+    subject="xmalloc: keep whole blocks of the xenheap that are on vmap",
+    message="msg/xmalloc-no-trim.txt.j2",
+    edits=(
+        Hook(path="xen/common/xmalloc_tlsf.c", template=C + "no-trim.c.j2",
+             function="xmalloc_whole_pages", where="before",
+             match=r"^\s+for \( p = res \+ PAGE_ALIGN\(size\), i = 0; i < order; \+\+i \)$"),
+    ),
+)
+
+XENHEAP_VMAP = Patch(
+    slug="xenheap-vmap",
+    subject="xen/page_alloc: put the xenheap on vmap",
+    message="msg/xenheap-vmap.txt.j2",
+    edits=(
+        Include(path=PAGE_ALLOC, header="xen/vmap.h"),
+        InsertBefore(path=PAGE_ALLOC, template=C + "xenheap-vmap-fns.c.j2",
+                     anchor=fn("alloc_xenheap_pages", XENHEAP_COND)),
+        Hook(path=PAGE_ALLOC, template=C + "alloc-domheap.c.j2", function="alloc_xenheap_pages",
+             cond=XENHEAP_COND, where="replace",
+             match=r"^\s+pg = alloc_domheap_pages\(NULL, order, memflags \| MEMF_no_scrub\);$"),
+        Hook(path=PAGE_ALLOC, template=C + "alloc-vmap.c.j2", function="alloc_xenheap_pages",
+             cond=XENHEAP_COND,
+             match=r"^\s+if \( unlikely\(pg == NULL\) \)\n\s+return NULL;$"),
+        Hook(path=PAGE_ALLOC, template=C + "free-vunmap.c.j2", function="free_xenheap_pages",
+             cond=XENHEAP_COND, match=r"^\s+pg = virt_to_page\(v\);$", where="replace"),
+        NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2", grows=True),
+        Lines(path=KCONFIG, template=C + "kconfig-cmdline.j2",
+              match=r"^\t  per xenheap page mapped, and one vmap guard page per allocation\.$"),
+        Lines(path="docs/misc/xen-command-line.pandoc", template=C + "doc.j2",
+              match=r"^### xenheap_megabytes ", where="before"),
+    ),
+)
+
+XENHEAP_ON_VMAP = BootOption(
+    name="xenheap-vmap", on="", off="xenheap-vmap=no",
+    expect=(("xenheap-on-vmap", r"Xenheap on vmap: VA "),
+            ("xenheap-pages", r"Xenheap on vmap: [1-9]\d* pages in [1-9]\d* allocations")),
+    expect_off=(("xenheap-off", r"Xenheap on vmap: disabled"),),
+)
+
+# The patches both variants share come first, so that both series build
+# the same trees up to where they differ (and ccache serves the second).
+SHARED_HEAD = (XENHEAP_TRACK, XENHEAP_CONV, PERDOMAIN_MAP, XPTI_DIRECTMAP, XFREE_CHECK)
+
 SPLIT_VMAP = Variant(
     name="split-vmap",
     summary="xmalloc keeps trimming whole-page allocations; vmap learns to free part "
             "of an allocation",
-    title="xen: free part of a vmap allocation, for the xenheap on vmap",
-    patches=(VMAP_PARTIAL,),
+    title="xen: put the xenheap on vmap, keeping xmalloc()'s trimming",
+    patches=(*SHARED_HEAD, VMAP_PARTIAL, XENHEAP_VMAP),
+    boot_options=(XENHEAP_ON_VMAP,),
 )
 
-VARIANTS = {v.name: v for v in (SPLIT_VMAP,)}
+NO_TRIM = Variant(
+    name="no-trim",
+    summary="xmalloc keeps whole power-of-two blocks on vmap; vmap is unchanged",
+    title="xen: put the xenheap on vmap, keeping whole xmalloc() blocks",
+    patches=(*SHARED_HEAD, XMALLOC_NO_TRIM, XENHEAP_VMAP),
+    boot_options=(XENHEAP_ON_VMAP,),
+)
+
+VARIANTS = {v.name: v for v in (SPLIT_VMAP, NO_TRIM)}

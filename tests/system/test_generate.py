@@ -133,7 +133,7 @@ def test_signoff_trailers_reroll_and_changelog(gen_cli, xen_tree, tmp_path):
     assert "[PATCH v2 0/" in cover
     assert ("Changes in v2:\n- Rebased.\n- xen/vmap: allow releasing part of an "
             "allocation:\n  - Refuse the bitmap's own pages.\n    Second line.\n") in cover
-    (first,) = dest.glob("v2-0001-*.patch")
+    (first,) = dest.glob("v2-*-xen-vmap-allow-releasing-part-of-an-allocation.patch")
     text = first.read_text()
     # Xen's tag order, whatever order they were given in.
     assert ("\nAssisted-by: Some Tool\nSigned-off-by: Test Developer "

@@ -2,8 +2,21 @@
 
 import pytest
 
+from gen.baseline import Baseline
 from gen.errors import AnchorError
-from gen.series import Hook, InsertAfter, InsertBefore, NewFile, Replace, TextAfter, decl, fn
+from gen.series import (
+    Hook,
+    Include,
+    InsertAfter,
+    InsertBefore,
+    Lines,
+    NewFile,
+    Replace,
+    Sub,
+    TextAfter,
+    decl,
+    fn,
+)
 
 SRC = """\
 static int a;
@@ -48,17 +61,17 @@ def test_replace_takes_the_leading_comment_and_checks_shape():
 ])
 def test_hook_lines_inside_a_function(where, expected):
     edit = Hook(path="f.c", template="t", function="f", match=r"^\s+h\(x\);", where=where)
-    out = edit.apply(SRC, "    new();\n")
+    out = edit.apply(SRC, "new();\n")
     assert expected in out.src
     assert out.src[out.offset:].startswith("    new();\n")
 
 
 def test_hook_anchor_must_match_once():
     none = Hook(path="f.c", template="t", function="f", match=r"nothere\(")
-    with pytest.raises(AnchorError, match=r"/nothere\\\(/ matches 0 lines of function 'f'"):
+    with pytest.raises(AnchorError, match=r"/nothere\\\(/ matches 0 times in function 'f'"):
         none.apply(SRC, "")
     two = Hook(path="f.c", template="t", function="f", match=r"\(x\);")
-    with pytest.raises(AnchorError, match=r"matches 2 lines"):
+    with pytest.raises(AnchorError, match=r"matches 2 times"):
         two.apply(SRC, "")
 
 
@@ -66,9 +79,59 @@ def test_new_file_and_text_blocks():
     assert NewFile(path="n.c", template="t").apply("", "x\n").src == "x\n"
     with pytest.raises(AnchorError, match=r"n\.c already exists"):
         NewFile(path="n.c", template="t").apply("old\n", "x\n")
-    kconfig = "config A\n\tbool\n\nconfig B\n\tbool\n"
+    kconfig = "config A\n\tbool\n\thelp\n\t  One.\n\n\t  Two.\n\nconfig B\n\tbool\n"
     out = TextAfter(path="Kconfig", template="t", match=r"^config A$").apply(kconfig,
                                                                              "config N\n")
-    assert out.src == "config A\n\tbool\n\nconfig N\n\nconfig B\n\tbool\n"
+    assert out.src == ("config A\n\tbool\n\thelp\n\t  One.\n\n\t  Two.\n\nconfig N\n\n"
+                       "config B\n\tbool\n")
     with pytest.raises(AnchorError, match="matches 0 places in Kconfig"):
         TextAfter(path="Kconfig", template="t", match=r"^config Z$").apply(kconfig, "")
+
+
+def test_hook_anchor_with_leading_white_space_starts_at_its_line():
+    src = "void f(void)\n{\n    a();\n\n    b();\n}\n"
+    edit = Hook(path="f.c", template="t", function="f", match=r"^\s+b\(\);", where="replace")
+    assert edit.apply(src, "c();\n").src == "void f(void)\n{\n    a();\n\n    c();\n}\n"
+
+
+def test_hook_text_takes_the_anchor_lines_indentation():
+    src = "void f(void)\n{\n    if ( x )\n    {\n        g();\n    }\n}\n"
+    edit = Hook(path="f.c", template="t", function="f", match=r"g\(\);", where="after")
+    out = edit.apply(src, "if ( y )\n    h();\n#ifdef X\nk();\n#endif\n")
+    assert "        g();\n        if ( y )\n            h();\n#ifdef X\n        k();\n" \
+           "#endif\n    }\n" in out.src
+    top = Hook(path="f.c", template="t", function="f", match=r"^\{$", where="after")
+    assert "{\n    int v;\n    if ( x )" in top.apply(src, "int v;\n").src
+
+
+def test_sub_changes_one_line():
+    edit = Sub(path="f.c", function="f", pattern=r"g\(x\)", repl="g(x, 0)")
+    out = edit.apply(SRC, "")
+    assert "    g(x, 0);\n    h(x);\n" in out.src
+    with pytest.raises(AnchorError, match=r"matches 0 lines of function 'f'"):
+        Sub(path="f.c", function="f", pattern=r"zz", repl="y").apply(SRC, "")
+
+
+def test_include_goes_in_order_or_last():
+    sorted_ = "#include <xen/a.h>\n#include <xen/c.h>\n#include <asm/z.h>\n\nint x;\n"
+    out = Include(path="f.c", header="xen/b.h").apply(sorted_, "")
+    assert out.src.startswith("#include <xen/a.h>\n#include <xen/b.h>\n#include <xen/c.h>\n")
+    unsorted = "#include <xen/c.h>\n#include <xen/a.h>\n#include <asm/z.h>\n"
+    out = Include(path="f.c", header="xen/b.h").apply(unsorted, "")
+    assert out.src == "#include <xen/c.h>\n#include <xen/a.h>\n#include <xen/b.h>\n" \
+                      "#include <asm/z.h>\n"
+    with pytest.raises(AnchorError, match="already includes"):
+        Include(path="f.c", header="xen/a.h").apply(sorted_, "")
+
+
+def test_lines_and_growing_files_and_when():
+    mk = "obj-y += a.o\nobj-y += b.o\n"
+    edit = Lines(path="Makefile", template="t", match=r"^obj-y \+= a\.o$")
+    out = edit.apply(mk, "obj-y += n.o\n")
+    assert out.src == "obj-y += a.o\nobj-y += n.o\nobj-y += b.o\n"
+    with pytest.raises(AnchorError, match="an earlier patch writes it"):
+        NewFile(path="n.c", template="t", grows=True).apply("", "x\n")
+    assert NewFile(path="n.c", template="t", grows=True).apply("x\n", "y\n").src == "y\n"
+    base = Baseline((4, 99), "", {"f": True})
+    assert Lines(path="m", match="x", when="f").applies(base)
+    assert not Lines(path="m", match="x", when="!f").applies(base)

@@ -31,7 +31,7 @@ def test_trace_patch_applies_cleanly_to_the_tree(xen_tree, tmp_path):
     root = tmp_path / "xen"
     base = baseline.probe(root)
     renderer = Renderer({"feat": Features(base.features), "baseline": base})
-    hunks = splice.apply_patch(root, trace.TRACE_PATCH, renderer)
+    hunks = splice.apply_patch(root, trace.TRACE_PATCH, renderer, base)
     assert splice.style_findings(hunks) == []
     text = (root / "xen/common/xmalloc_tlsf.c").read_text()
     assert text.count("GEN-TRACE") == 2

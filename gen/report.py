@@ -1,0 +1,92 @@
+"""The check report: what `gen check` proved, saved beside the series as
+<variant>.check.json, shown as a table, and quoted by the cover letter of
+a series generated afterwards from the same baseline."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+def seconds(s: float) -> str:
+    return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+@dataclass
+class Step:
+    name: str
+    status: str = "not run"  # ok, failed, not run, n/a
+    seconds: float = 0.0
+    detail: str = ""
+    quote: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    variant: str
+    series: str
+    baseline: str
+    steps: list[Step]
+    builds: list[dict] = field(default_factory=list)
+    boots: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status in ("ok", "n/a") for s in self.steps)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self) | {"ok": self.ok}, indent=2) + "\n")
+
+    @staticmethod
+    def load(path: Path) -> Report:
+        data = json.loads(path.read_text())
+        data.pop("ok")
+        data["steps"] = [Step(**s) for s in data["steps"]]
+        return Report(**data)
+
+
+def summary(report: Report) -> str:
+    lines = [f"{'step':<8} {'result':<8} {'time':>7}  detail"]
+    for s in report.steps:
+        time_ = seconds(s.seconds) if s.status not in ("not run",) else ""
+        lines.append(f"{s.name:<8} {s.status:<8} {time_:>7}  {s.detail}")
+        lines += [f"{'':<26}| {q}" for q in s.quote]
+    if report.boots:
+        lines.append("")
+        lines.append(f"{'boot':<44} {'result':<8} {'time':>7}")
+        for b in report.boots:
+            lines.append(f"{b['name']:<44} {'pass' if b['ok'] else 'FAIL':<8} "
+                         f"{seconds(b['seconds']):>7}  {'' if b['ok'] else b['reason']}")
+    lines.append("")
+    lines.append("PASS" if report.ok else "FAIL")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Tested:
+    """What a passing check proved, for the cover letter."""
+
+    per_patch: list[str]  # build configurations built after every patch
+    at_last: list[str]  # configurations built only at the last patch
+    boots: list[str]  # the series' boot configurations, all passing
+    harness: str  # what the harness step ran, "" if it did not
+
+
+def tested(path: Path, baseline: str) -> Tested | None:
+    """The proof of a passing report of the same baseline, if there is one."""
+    if not path.is_file():
+        return None
+    report = Report.load(path)
+    if not report.ok or report.baseline != baseline or not report.boots:
+        return None
+    built = {(b["point"], b["config"]) for b in report.builds}
+    points = {p for p, _ in built if p != "control"}
+    configs = sorted({c for _, c in built})
+    per_patch = [c for c in configs if all((p, c) in built for p in points)]
+    harness = next(s for s in report.steps if s.name == "harness")
+    return Tested(per_patch, [c for c in configs if c not in per_patch],
+                  [b["name"].removeprefix("series-") for b in report.boots
+                   if b["name"].startswith("series-")],
+                  harness.detail if harness.status == "ok" else "")

@@ -1,0 +1,2 @@
+
+#include <asm/xenheap-vmap.h>

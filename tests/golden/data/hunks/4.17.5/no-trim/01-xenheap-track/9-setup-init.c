@@ -1,0 +1,2 @@
+xenheap_vmap_init();
+

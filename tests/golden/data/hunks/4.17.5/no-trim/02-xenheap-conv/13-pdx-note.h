@@ -1,0 +1,2 @@
+ *       They do handle xenheap pages mapped in the vmap area, as struct
+ *       domain is one.

@@ -1,0 +1,1 @@
+PFN_ORDER(pg) = 0;

@@ -1,0 +1,3 @@
+va = xenheap_vmap_pdx_to_virt(pg - frame_table);
+if ( va )
+    return va;

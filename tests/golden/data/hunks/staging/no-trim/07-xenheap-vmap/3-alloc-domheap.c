@@ -1,0 +1,2 @@
+pg = alloc_domheap_pages(NULL, order,
+                         (memflags & ~MEMF_directmap) | MEMF_no_scrub);

@@ -1,0 +1,88 @@
+#ifdef CONFIG_XENHEAP_VMAP
+/*
+ * Map a new xenheap allocation in the vmap area, unless the caller needs
+ * it in the direct map.  The address is aligned to the allocation's size,
+ * as its MFN is: stacks and xmalloc()'s trimming rely on natural alignment,
+ * and an aligned part of the vmap range then maps an aligned part of the
+ * MFN range, which free_xenheap_pages() may be given back separately.
+ */
+static int xenheap_vmap(const struct page_info *pg, unsigned int order,
+                        unsigned int memflags)
+{
+    mfn_t mfn = page_to_mfn(pg);
+    void *va;
+
+    if ( !xenheap_vmap_active || (memflags & MEMF_directmap) )
+        return 0;
+
+    va = __vmap(&mfn, 1u << order, 1, 1u << order, PAGE_HYPERVISOR,
+                VMAP_DEFAULT);
+    if ( !va )
+        return -ENOMEM;
+
+    if ( xenheap_vmap_track(va, page_to_pdx(pg), 1u << order) )
+    {
+        vunmap(va);
+        return -ENOMEM;
+    }
+
+    return 0;
+}
+
+/*
+ * Undo xenheap_vmap() for the 2^order pages from v, which is either their
+ * vmap address or, as callers may free mfn_to_virt() results, the
+ * direct-map alias of a vmapped page.  Returns the first page, or NULL
+ * after a warning, with nothing freed, if the range is not an aligned
+ * part of one tracked allocation or cannot be unmapped.
+ */
+static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
+{
+    unsigned int i, nr = 1u << order;
+    const void *va = (const void *)((unsigned long)v & PAGE_MASK);
+    unsigned long pdx;
+
+    if ( !xenheap_vmap_va((unsigned long)va) )
+    {
+        struct page_info *pg = virt_to_page(v);
+
+        va = page_to_virt(pg);
+        if ( !xenheap_vmap_va((unsigned long)va) )
+            return pg;
+    }
+
+    pdx = xenheap_vmap_lookup(va);
+    if ( pdx == XENHEAP_VMAP_NO_PDX ||
+         (PFN_DOWN((unsigned long)va) & (nr - 1)) )
+        goto bad;
+    for ( i = 0; i < nr; i++ )
+        if ( xenheap_vmap_lookup(va + i * PAGE_SIZE) != pdx + i ||
+             !is_xen_heap_page(pdx_to_page(pdx + i)) )
+            goto bad;
+
+    /* On failure the range stays mapped and allocated: leak it, warned. */
+    if ( vunmap_partial(va, nr) )
+        return NULL;
+    xenheap_vmap_untrack(va, pdx, nr);
+
+    return pdx_to_page(pdx);
+
+ bad:
+    printk(XENLOG_ERR "Xenheap on vmap: bad free of %p, order %u\n",
+           v, order);
+    WARN();
+
+    return NULL;
+}
+#else /* !CONFIG_XENHEAP_VMAP */
+static int xenheap_vmap(const struct page_info *pg, unsigned int order,
+                        unsigned int memflags)
+{
+    return 0;
+}
+
+static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
+{
+    return virt_to_page(v);
+}
+#endif /* CONFIG_XENHEAP_VMAP */

@@ -1,0 +1,3 @@
+pg = xenheap_vunmap(v, order);
+if ( !pg )
+    return;
