@@ -187,6 +187,7 @@ def cmd_generate(argv: list[str]) -> int:
 
 def cmd_check(argv: list[str]) -> int:
     from gen import check
+    from gen.report import summary
 
     args = check_parser().parse_args(argv)
     req = make_request(args, argv, "check ")
@@ -201,7 +202,7 @@ def cmd_check(argv: list[str]) -> int:
                           smp=args.smp, memory=args.memory, timeout=args.timeout,
                           control=args.control, jobs=args.jobs)
     report = check.Ladder(req, matrix, args.regenerate).run()
-    print(check.summary(report))
+    print(summary(report))
     return 0 if report.ok else 1
 
 
