@@ -62,6 +62,18 @@ static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
          xenheap_vmap_lookup(va + nr * PAGE_SIZE) != XENHEAP_VMAP_NO_PDX )
         goto bad;
 
+    /*
+     * vunmap() ignores a failure to unmap (splitting a superpage needs a
+     * page-table page).  Unmap first, so that pages still mapped are leaked
+     * rather than freed; vunmap() then finds the PTEs already cleared.
+     */
+    if ( map_pages_to_xen((unsigned long)va, INVALID_MFN, nr, _PAGE_NONE) )
+    {
+        printk(XENLOG_WARNING "Xenheap on vmap: cannot unmap %p, order %u\n",
+               va, order);
+        WARN();
+        return NULL;
+    }
     xenheap_vmap_untrack(va, pdx, nr);
     vunmap(va);
 

@@ -1,0 +1,143 @@
+"""The harness under test: the tree's real vmap.c, xmalloc_tlsf.c, xenheap
+functions and (with the xenheap series) xenheap-vmap.c and x86
+conversions, on the simulated machine.
+
+`source` is, for each tree under test, the unpatched baseline (the
+control) and the same tree with each variant's series applied
+(pipeline.build).  For `gen check`, GEN_HARNESS_TREE names a tree root
+and GEN_HARNESS_VARIANT the variant whose series it holds: `source` is
+then that tree only, as that variant's patched source.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+import pytest
+from hypothesis import HealthCheck, settings
+
+from gen import harness, pipeline, xentree
+from gen.gitutil import Identity
+from gen.variants import VARIANTS
+
+from ..conftest import FIXED_DATE, trees_under_test
+from .sim import Sim
+
+# CI-sized by default; GEN_HARNESS_LONG=1 selects the long run (its test
+# checks that at least 10^5 steps ran).  Under the sanitizers the short
+# pass is smaller still: the point there is coverage, not search.
+settings.register_profile("ci", max_examples=60, stateful_step_count=40, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow], database=None)
+settings.register_profile("sanitize", parent=settings.get_profile("ci"), max_examples=15)
+settings.register_profile("long", parent=settings.get_profile("ci"), max_examples=3000,
+                          stateful_step_count=50)
+LONG = os.environ.get("GEN_HARNESS_LONG", "") not in ("", "0")
+settings.load_profile("long" if LONG else "sanitize" if harness.sanitizing() else "ci")
+
+GIVEN_TREE = os.environ.get("GEN_HARNESS_TREE", "")
+GIVEN_VARIANT = os.environ.get("GEN_HARNESS_VARIANT", "")
+BASELINE = "baseline"
+
+
+@dataclass(frozen=True)
+class Source:
+    tree: str  # "debian", "staging" or "given"
+    variant: str | None  # None for the unpatched control
+    root: Path
+
+    @property
+    def kind(self) -> str:
+        return "baseline" if self.variant is None else "patched"
+
+
+def source_ids() -> list[str]:
+    """One id per source: tree-variant, e.g. debian-baseline."""
+    if GIVEN_TREE or GIVEN_VARIANT:
+        if not (GIVEN_TREE and GIVEN_VARIANT):
+            raise pytest.UsageError("GEN_HARNESS_TREE and GEN_HARNESS_VARIANT go together")
+        if GIVEN_VARIANT not in VARIANTS:
+            raise pytest.UsageError(f"GEN_HARNESS_VARIANT={GIVEN_VARIANT!r} is not one of "
+                                    f"{', '.join(sorted(VARIANTS))}")
+        if not (Path(GIVEN_TREE) / "xen" / "common" / "vmap.c").is_file():
+            raise pytest.UsageError(f"GEN_HARNESS_TREE={GIVEN_TREE!r} is not a Xen tree root")
+        return [f"given-{GIVEN_VARIANT}"]
+    return [f"{tree}-{v}" for tree in trees_under_test() for v in (BASELINE, *VARIANTS)]
+
+
+def pytest_generate_tests(metafunc):
+    if "source" in metafunc.fixturenames:
+        metafunc.parametrize("source", source_ids(), indirect=True, scope="session")
+
+
+_trees: dict[str, xentree.XenTree] = {}
+
+
+def _tree(request, name: str) -> xentree.XenTree:
+    if name == "debian":
+        return request.getfixturevalue("debian_tree")
+    if name not in _trees:
+        _trees[name] = xentree.open_tree(Path(os.environ["GEN_TEST_STAGING"]))
+    return _trees[name]
+
+
+@pytest.fixture(scope="session")
+def source(request, tmp_path_factory) -> Source:
+    tree, _, variant = request.param.partition("-")
+    if tree == "given":
+        return Source(tree, variant, Path(GIVEN_TREE).resolve())
+    xt = _tree(request, tree)
+    if variant == BASELINE:
+        return Source(tree, None, Path(git.Repo(xt.repo).working_tree_dir))
+    built = pipeline.build(VARIANTS[variant], xt, tmp_path_factory.mktemp(request.param),
+                           Identity("Harness Test", "harness@example.org"), FIXED_DATE, "")
+    return Source(tree, variant, built.root)
+
+
+@pytest.fixture(scope="session")
+def xh(source) -> harness.Harness:
+    return harness.build(source.root)
+
+
+def _machine(xh, **kw):
+    s = Sim(xh, **kw)
+    yield s
+    leftover = s.records()
+    locks = xh.locks_held()
+    s.close()
+    assert leftover == [], leftover
+    assert locks == 0
+
+
+@pytest.fixture
+def sim(xh):
+    """A fresh machine with the xenheap in the direct map (the control, or
+    a patched tree booted with xenheap-vmap=no); at the end, nothing the
+    test did not look at may have been recorded (WARN, BUG, violation) and
+    no lock may be held."""
+    yield from _machine(xh)
+
+
+@pytest.fixture
+def xsim(xh):
+    """Like sim, with the xenheap on vmap where the tree can put it there
+    (the patched trees); on the control it is the same as sim."""
+    yield from _machine(xh, xenheap_vmap=True)
+
+
+@pytest.fixture
+def vsim(xh):
+    """xsim, on the patched trees only."""
+    if not xh.has("xv_init"):
+        pytest.skip("this tree has no xenheap on vmap (the unpatched control)")
+    yield from _machine(xh, xenheap_vmap=True)
+
+
+@pytest.fixture
+def partial(xh):
+    """vunmap_partial(), which only the split-vmap series adds."""
+    if not xh.has("vunmap_partial"):
+        pytest.skip("this tree has no vunmap_partial() (the control, or no-trim)")
+    return xh.vunmap_partial

@@ -1,0 +1,44 @@
+"""gen/harness.py itself: the cdef, the content-hashed cache, and extra
+translation units."""
+
+from __future__ import annotations
+
+import pytest
+
+from gen import harness
+from gen.errors import GenError
+
+
+def test_the_cdef_declares_what_the_tree_has():
+    plain = harness.cdef(())
+    assert "h_vmalloc(unsigned long size);" in plain
+    assert "h_vmap_size" not in plain and "h_vunmap_partial" not in plain
+    both = harness.cdef(("H_HAVE_VMAP_SIZE", "H_HAVE_VUNMAP_PARTIAL"))
+    assert "unsigned int h_vmap_size(const void *va);" in both
+    assert "int h_vunmap_partial(const void *va, unsigned int nr);" in both
+
+
+def test_the_features_come_from_the_tree(source):
+    defines = harness.defines_for(source.root)
+    assert ("H_HAVE_VUNMAP_PARTIAL" in defines) == (source.variant == "split-vmap")
+    assert ("H_HAVE_XENHEAP_VMAP" in defines) == (source.kind == "patched")
+    text = (source.root / "xen/common/vmap.c").read_text()
+    assert ("H_HAVE_VMAP_SIZE" in defines) == ("unsigned int vmap_size(" in text)
+
+
+def test_modules_are_built_once_and_named_by_content(xen_root):
+    first = harness.build(xen_root)
+    so = harness.module_path(first.spec)
+    built = so.stat().st_mtime_ns
+    again = harness.build(xen_root)
+    assert again.lib is first.lib and so.stat().st_mtime_ns == built
+    extra = harness.build(xen_root, ["#include <xen/mm.h>\n"
+                                     "unsigned long extra_frames(void);\n"
+                                     "unsigned long extra_frames(void)\n"
+                                     "{\n    return shim_nr_frames;\n}\n"])
+    assert harness.module_path(extra.spec) != so and extra.lib is not first.lib
+
+
+def test_an_extra_unit_that_does_not_compile_is_an_error(xen_root):
+    with pytest.raises(GenError, match="does not build"):
+        harness.build(xen_root, ["#include <xen/mm.h>\nint broken(void) { return nope; }\n"])

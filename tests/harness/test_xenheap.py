@@ -1,0 +1,226 @@
+"""alloc_xenheap_pages() and free_xenheap_pages() of the tree's
+page_alloc.c: on the control in the direct map; on the patched trees on
+vmap (naturally aligned, reachable through the vmap VA and the direct-map
+alias, freed by either), in the direct map with MEMF_directmap or before
+the arrays exist; a sub-block freed on its own under split-vmap, refused
+under no-trim; misuse refused with a WARN; failures that change
+nothing; and a free that cannot unmap, which must leak rather than free
+pages still mapped."""
+
+from __future__ import annotations
+
+import pytest
+
+from .model import Model, check
+from .sim import INVALID, PAGE, RAM_PAGES, Sim
+from .test_faults import sweep
+
+PAGE_ALLOC = "xen/common/page_alloc.c"
+
+
+def model_of(sim: Sim) -> Model:
+    """The model of sim's region with what xmalloc's pool holds in it."""
+    m = Model(end=sim.vm_end, reserved=sim.bitmap_pages, top=sim.vm_top)
+    live: dict[int, tuple[int, int]] = {}
+    for e in sim.boot_xlog:
+        if e.alloc:
+            live[e.va] = (e.order, e.mfn)
+        else:
+            del live[e.va]
+    for va, (order, mfn) in live.items():
+        if sim.on_window(va):
+            m.add(sim.idx(va), list(range(mfn, mfn + (1 << order))), kind="xmalloc")
+    return m
+
+
+def refused(sim: Sim, call, where: str = PAGE_ALLOC) -> None:
+    before = sim.snapshot()
+    lines = len(sim.h.log())
+    call()
+    recs = sim.records()
+    assert [r.kind for r in recs] == ["WARN"] and recs[0].file == where, recs
+    assert len(sim.h.log()) == lines + 1
+    assert sim.snapshot() == before, "a refused free changed the state"
+
+
+@pytest.mark.parametrize("order", [0, 1, 3, 9, 10])
+def test_allocations_are_naturally_aligned(xsim, order):
+    s, h = xsim, xsim.h
+    va = s.xalloc(order)
+    n = 1 << order
+    assert va % (n * PAGE) == 0
+    assert s.on_window(va) == s.on_vmap
+    mfn = h.vmap_to_mfn(s.ptr(va)) if s.on_vmap \
+        else (va - s.layout("H_DIRECTMAP_VIRT_START")) // PAGE
+    assert mfn % n == 0 and h.frames_xenheap(mfn, n) == n
+    if s.on_vmap:
+        # One mapping of consecutive frames, superpages where it can.
+        assert [(r.pages, r.mfn) for r in s.runs(s.idx(va), n)] == [(n, mfn)]
+        assert s.level(va) == (2 if order >= 9 else 1)
+        assert s.read(va - PAGE, 1) is None and s.read(va + n * PAGE, 1) is None
+    s.xfree_pages(va, order)
+    assert h.frames_inuse(mfn, n) == 0 and h.frames_xenheap(mfn, n) == 0
+
+
+def test_contents_are_the_same_through_both_addresses(vsim):
+    s, h = vsim, vsim.h
+    va = s.xalloc(2)
+    mfn = h.vmap_to_mfn(s.ptr(va))
+    for k in range(4):
+        alias = s.addr(h.frame_ptr(mfn + k))
+        assert s.write(va + k * PAGE, PAGE, 0x10 + k)
+        assert s.read(alias, PAGE) == bytes([0x10 + k]) * PAGE
+        assert s.write(alias + 100, 10, 0xee)
+        assert s.read(va + k * PAGE + 100, 10) == b"\xee" * 10
+    s.xfree_pages(va, 2)
+
+
+def test_memf_directmap_gives_direct_map_memory(vsim):
+    s, h = vsim, vsim.h
+    flag = h.memf_directmap()
+    assert flag, "the patched tree's xen/mm.h defines MEMF_directmap"
+    before = s.snapshot()
+    va = s.xalloc(3, flag)
+    dm = s.layout("H_DIRECTMAP_VIRT_START")
+    assert dm <= va < s.layout("H_DIRECTMAP_VIRT_END") and va % (8 * PAGE) == 0
+    mfn = (va - dm) // PAGE
+    assert h.frames_xenheap(mfn, 8) == 8
+    after = s.snapshot()
+    assert after.bitmap == before.bitmap and after.tracked == before.tracked
+    assert s.addr(h.page_to_virt(mfn)) == va
+    s.xfree_pages(va + 4 * PAGE, 2)  # a sub-block, as in the direct map ever
+    s.xfree_pages(va, 2)
+    assert h.frames_inuse(mfn, 8) == 0 and s.snapshot().tracked == before.tracked
+
+
+@pytest.mark.parametrize("order", [0, 3, 9])
+@pytest.mark.parametrize("by", ["vmap", "alias"])
+def test_free_by_the_vmap_address_or_the_alias(vsim, order, by):
+    s, h = vsim, vsim.h
+    m = model_of(s)
+    n = 1 << order
+    start = m.fit(n, n)
+    va = s.xalloc(order)
+    assert s.idx(va) == start, "not the first naturally aligned fit"
+    mfn = h.vmap_to_mfn(s.ptr(va))
+    m.add(start, list(range(mfn, mfn + n)), kind="xenheap")
+    check(s, m, RAM_PAGES - 1)
+    s.xfree_pages(va if by == "vmap" else s.addr(h.frame_ptr(mfn)), order)
+    m.release(start, n)
+    check(s, m, RAM_PAGES - 1)  # bitmap, PTEs, arrays, pages
+    assert h.frames_inuse(mfn, n) == 0 and h.xv_lookup(s.ptr(va)) == INVALID
+    assert s.read(va, 1) is None
+
+
+def test_a_sub_block_is_freed_on_its_own_or_refused(vsim):
+    """split-vmap: each naturally aligned sub-block of an allocation goes
+    back by itself, exactly that range; no-trim: vmap cannot release part
+    of an allocation, so each such free WARNs and changes nothing."""
+    s, h = vsim, vsim.h
+    m = model_of(s)
+    va = s.xalloc(3)
+    start, mfn = s.idx(va), h.vmap_to_mfn(s.ptr(va))
+    m.add(start, list(range(mfn, mfn + 8)), kind="xenheap")
+    for first, order in ((4, 2), (2, 1), (1, 0), (0, 0)):
+        where = va + first * PAGE
+        if not h.has("vunmap_partial"):
+            refused(s, lambda: s.xfree_pages(where, order))  # noqa: B023
+            continue
+        s.xfree_pages(where, order)
+        m.release(start + first, 1 << order)
+        check(s, m, RAM_PAGES - 1)
+        assert h.frames_inuse(mfn + first, 1 << order) == 0
+        assert s.read(where, 1) is None
+    if not h.has("vunmap_partial"):
+        s.xfree_pages(va, 3)
+
+
+@pytest.mark.parametrize("case", ["vmalloc", "hole", "guard", "order-too-big", "unaligned",
+                                  "double-free", "double-free-by-part"])
+def test_misuse_warns_and_changes_nothing(vsim, case):
+    s, h = vsim, vsim.h
+    va = s.xalloc(2)
+    other = s.addr(h.vmalloc(PAGE))
+    bad = {"vmalloc": (other, 0), "hole": (s.va(s.window_pages - 8), 0),
+           "guard": (va + 4 * PAGE, 0), "order-too-big": (va, 3),
+           "unaligned": (va + PAGE, 1), "double-free": (va, 2),
+           "double-free-by-part": (va + 2 * PAGE, 1)}[case]
+    if case.startswith("double-free"):
+        s.xfree_pages(va, 2)
+    refused(s, lambda: s.xfree_pages(*bad))
+    if not case.startswith("double-free"):
+        s.xfree_pages(va, 2)
+    h.vfree(s.ptr(other))
+
+
+def test_before_the_arrays_exist_the_xenheap_is_the_direct_map(arrays_sim):
+    s, h = arrays_sim, arrays_sim.h
+    early = s.xalloc(2)
+    assert not s.on_window(early)
+    h.xv_init()
+    assert h.xv_active()
+    late = s.xalloc(2)
+    assert s.on_window(late)
+    # The early allocation is freed through the direct map as ever.
+    mfn = h.virt_to_page(s.ptr(early))
+    s.xfree_pages(early, 2)
+    s.xfree_pages(late, 2)
+    assert h.frames_inuse(mfn, 4) == 0 and s.tracked() == []
+
+
+@pytest.fixture
+def arrays_sim(xh):
+    """A patched tree's machine before xenheap_vmap_init()."""
+    if not xh.has("xv_init"):
+        pytest.skip("this tree has no xenheap arrays (the unpatched control)")
+    s = Sim(xh, init=False)
+    xh.vm_init(0)
+    yield s
+    leftover = s.records()
+    s.close()
+    assert leftover == []
+
+
+@pytest.mark.parametrize("order,points", [(0, 1), (10, 2)])
+def test_every_allocation_of_alloc_xenheap_pages_may_fail(xsim, order, points):
+    """NULL and nothing changed, whichever allocation fails: the frames;
+    on vmap also the bitmap's, the page tables' and virt->page's."""
+    s = xsim
+    failures = sweep(s, s.h.fail_alloc, s.h.lib.H_HEAP_FAILS, lambda: s.xalloc(order),
+                     lambda va: s.xfree_pages(va, order))
+    # Order 0 needs only its frame; order 10 lands at page 1024 (the first
+    # 4M-aligned fit), whose virt->page entries need a new page.
+    assert failures == (points if s.on_vmap else 1)
+
+
+def test_a_free_that_cannot_unmap_leaks_the_pages(vsim):
+    """Freeing part of a 2M allocation splits its superpage, which needs a
+    page-table page.  Without one, vunmap_partial() fails and WARNs, and
+    free_xenheap_pages() must keep the pages: allocated, mapped and
+    tracked, never back in the heap while still mapped.  Under no-trim the
+    only free is of the whole allocation, which splits the superpage just
+    the same (vunmap() writes non-present 4K PTEs): there the xenheap
+    unmaps first, since vunmap() would ignore the failure."""
+    s, h = vsim, vsim.h
+    va = s.xalloc(9)
+    mfn = h.vmap_to_mfn(s.ptr(va))
+    assert s.level(va) == 2
+    order, first = (2, 8) if h.has("vunmap_partial") else (9, 0)
+    before = s.snapshot()
+    h.fail_alloc(1)
+    s.xfree_pages(va + first * PAGE, order)
+    h.fail_alloc(0)
+    recs = s.records()
+    freed = h.frames_inuse(mfn + first, 1 << order) == 0
+    mapped = h.vmap_to_mfn(s.ptr(va + first * PAGE)) == mfn + first
+    where = "xen/common/vmap.c" if h.has("vunmap_partial") else PAGE_ALLOC
+    assert [(r.kind, r.file) for r in recs] == [("WARN", where)], recs
+    assert "cannot unmap" in h.log()[-1]
+    assert s.snapshot() == before, "the pages are kept, as they were"
+    assert not freed and mapped
+    s.xfree_pages(va + first * PAGE, order)  # with memory, it goes
+    assert h.frames_inuse(mfn + first, 1 << order) == 0
+    for sub in range(0, 512, 4) if first else ():
+        if sub != first:
+            s.xfree_pages(va + sub * PAGE, 2)
+    assert h.frames_inuse(mfn, 512) == 0

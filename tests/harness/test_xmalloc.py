@@ -1,0 +1,214 @@
+"""xmalloc_tlsf.c on the tree's own xenheap (on vmap on the patched
+trees): the TLSF pool for small sizes, whole pages for large ones (trimmed
+to the size, or under no-trim on vmap the whole 2^order block), xfree()
+freeing what xmalloc kept, xrealloc() keeping contents, and the
+xfree-check of both series."""
+
+from __future__ import annotations
+
+import pytest
+
+from gen.harness import XenTrap
+
+from .machine import order_of, pattern, pfn_up
+from .sim import PAGE, Sim
+
+ZERO_BLOCK_PTR = 0xBAD0BAD0BAD0BAD0
+
+
+def fill(sim, p: int, n: int, seed: int) -> bytes:
+    """Write a pattern through the pointer; returns it."""
+    data = pattern(seed, n)
+    sim.ffi.memmove(sim.ptr(p), data, n)
+    return data
+
+
+def alloc(sim, size: int, align: int = 0) -> int:
+    p = sim.addr(sim.h.xmalloc(size, align))
+    assert p and sim.read(p, size) is not None, "xmalloc() gave unusable memory"
+    return p
+
+
+def keeps_whole_blocks(sim: Sim) -> bool:
+    """no-trim with the xenheap on vmap."""
+    return sim.on_vmap and not sim.h.has("vunmap_partial")
+
+
+def frame(sim: Sim, p: int) -> int:
+    if sim.on_window(p):
+        return sim.h.vmap_to_mfn(sim.ptr(p))
+    return (p - sim.layout("H_DIRECTMAP_VIRT_START")) // PAGE
+
+
+@pytest.mark.parametrize("size", [1, 16, 100, 1000, 3000])
+@pytest.mark.parametrize("align", [0, 8, 64, 512])
+def test_pool_allocations_are_aligned_apart_and_freed(xsim, size, align):
+    sim = xsim
+    used = sim.h.xmalloc_pool_used()
+    ptrs = [alloc(sim, size, align) for _ in range(3)]
+    data = [fill(sim, p, size, k) for k, p in enumerate(ptrs)]
+    for p, d in zip(ptrs, data, strict=True):
+        assert p % max(align, 16) == 0
+        assert sim.read(p, size) == d  # no allocation overlaps another
+        assert p % PAGE, "a pool allocation is never page aligned here"
+        assert sim.on_window(p) == sim.on_vmap
+    for p in ptrs:
+        sim.h.xfree(sim.ptr(p))
+    assert sim.h.xmalloc_pool_used() == used
+    sim.xlog()
+
+
+@pytest.mark.parametrize("pages,align_pages", [(1, 0), (3, 0), (5, 0), (2, 4), (9, 16),
+                                               (17, 0), (513, 0)])
+def test_whole_pages_held_and_freed(xsim, pages, align_pages):
+    """xmalloc_whole_pages() takes 2^order pages; it gives the tail back, so
+    only PFN_UP(size) stay (one vmap allocation, trimmed, under
+    split-vmap), except under no-trim on vmap, where the whole block stays
+    and xfree() frees it in one call; otherwise xfree() frees it in its
+    power-of-two chunks."""
+    sim = xsim
+    size, align = pages * PAGE - 10, align_pages * PAGE
+    order = order_of(pfn_up(max(size, align)))
+    held = 1 << order if keeps_whole_blocks(sim) else pages
+    xenheap = sim.h.ram_xenheap_pages()
+    sim.xlog()
+    p = alloc(sim, size, align)
+    log = sim.xlog()
+    assert p % max(PAGE, align) == 0
+    assert (log[0].alloc, log[0].order) == (True, order)
+    trims = [e for e in log[1:] if not e.alloc]
+    assert sum(1 << e.order for e in trims) == (1 << order) - held, log
+    assert sim.h.ram_xenheap_pages() == xenheap + held
+    assert sim.h.frame_order(frame(sim, p)) == held  # PFN_ORDER()
+    if sim.on_vmap:
+        # One vmap allocation, [p, p + held pages), guarded.
+        assert sim.h.xv_lookup(sim.ptr(p + (held - 1) * PAGE)) == frame(sim, p) + held - 1
+        assert sim.read(p + held * PAGE, 1) is None
+    data = fill(sim, p, size, pages)
+    assert sim.read(p, size) == data
+    sim.h.xfree(sim.ptr(p))
+    frees = sim.xlog()
+    assert all(not e.alloc for e in frees) and sum(1 << e.order for e in frees) == held
+    assert len(frees) == (1 if keeps_whole_blocks(sim) else bin(held).count("1")), frees
+    assert sim.h.ram_xenheap_pages() == xenheap
+    if sim.on_vmap:
+        assert sim.read(p, 1) is None and sim.h.xv_lookup(sim.ptr(p)) == 2**64 - 1
+
+
+def test_xzalloc_clears_recycled_memory(xsim):
+    sim = xsim
+    for size in (200, 3 * PAGE):
+        p = alloc(sim, size)
+        fill(sim, p, size, 1)
+        sim.h.xfree(sim.ptr(p))
+        z = sim.addr(sim.h.xzalloc(size, 0))
+        assert z == p  # the same memory again
+        assert sim.read(z, size) == bytes(size)
+        sim.h.xfree(sim.ptr(z))
+
+
+def test_xrealloc_keeps_contents_across_pool_and_pages(xsim):
+    sim = xsim
+    xenheap = sim.h.ram_xenheap_pages()
+    p = alloc(sim, 40)
+    data = fill(sim, p, 40, 3)
+    for size in (200, 2000, 2 * PAGE, 7 * PAGE, 3 * PAGE, 100, 600 * PAGE, 5000):
+        q = sim.addr(sim.h.xrealloc(sim.ptr(p), size, 0))
+        keep = min(size, len(data))
+        assert q and sim.read(q, keep) == data[:keep]
+        data = data[:keep] + fill(sim, q + keep, size - keep, size)
+        p = q
+    assert sim.addr(sim.h.xrealloc(sim.ptr(p), 0, 0)) == ZERO_BLOCK_PTR  # frees
+    sim.h.xfree(sim.ffi.NULL)
+    sim.h.xfree(sim.ptr(ZERO_BLOCK_PTR))
+    sim.h.xfree(sim.h.xmalloc(1, 0))  # the pool's pages come and go
+    assert sim.h.ram_xenheap_pages() <= xenheap + 1
+
+
+def test_xrealloc_grows_in_place_within_a_kept_block(xsim):
+    """Under no-trim on vmap a 5-page block holds 8 pages, so it grows to 8
+    where it is; trimmed, it holds 5 and must move."""
+    sim = xsim
+    p = alloc(sim, 5 * PAGE)
+    data = fill(sim, p, 5 * PAGE, 9)
+    q = sim.addr(sim.h.xrealloc(sim.ptr(p), 8 * PAGE, 0))
+    assert (q == p) == keeps_whole_blocks(sim)
+    assert sim.read(q, 5 * PAGE) == data
+    fill(sim, q + 5 * PAGE, 3 * PAGE, 1)
+    sim.h.xfree(sim.ptr(q))
+
+
+def test_shrinking_whole_pages_keeps_the_pointer(xsim):
+    sim = xsim
+    p = alloc(sim, 5 * PAGE)
+    assert sim.addr(sim.h.xrealloc(sim.ptr(p), 2 * PAGE, 0)) == p
+    sim.h.xfree(sim.ptr(p))
+
+
+def test_allocation_failure_returns_null_and_leaks_nothing(xsim):
+    sim = xsim
+    free = sim.h.ram_free_pages()
+    sim.h.fail_alloc(1)
+    assert sim.addr(sim.h.xmalloc(3 * PAGE, 0)) == 0
+    assert sim.h.ram_free_pages() == free
+
+
+def test_a_pool_that_cannot_grow_falls_back_to_whole_pages(xsim):
+    sim = xsim
+    xenheap = sim.h.ram_xenheap_pages()
+    sim.h.fail_alloc(1)  # the pool's new page
+    p = alloc(sim, 3000)
+    assert p % PAGE == 0 and sim.h.ram_xenheap_pages() == xenheap + 1
+    sim.h.xfree(sim.ptr(p))
+    assert sim.h.ram_xenheap_pages() == xenheap
+
+
+# xfree-check (both series): what xfree() does not know.
+
+
+@pytest.fixture
+def checked(xh):
+    if not xh.has("xv_init"):
+        pytest.skip("the control has no xfree-check: a double xfree() there loops forever")
+    return xh
+
+
+@pytest.mark.parametrize("on_vmap", [True, False], ids=["vmap", "directmap"])
+@pytest.mark.parametrize("case", ["xenheap-page", "inside-a-block", "double"])
+def test_xfree_of_what_is_no_live_block(checked, on_vmap, case):
+    """WARN and change nothing; except that a double xfree() of a block on
+    vmap does not get that far: its address is no xenheap page any more,
+    and virt_to_page() ASSERTs."""
+    sim = Sim(checked, xenheap_vmap=on_vmap)
+    try:
+        assert sim.on_vmap == on_vmap
+        if case == "xenheap-page":
+            keep = sim.xalloc(1)
+            p = keep + PAGE
+        else:
+            keep = alloc(sim, 3 * PAGE)
+            p = keep + PAGE
+            if case == "double":
+                sim.h.xfree(sim.ptr(keep))
+                p, keep = keep, 0
+        sim.xlog()
+        before = sim.snapshot()
+        if case == "double" and on_vmap:
+            with pytest.raises(XenTrap, match="ASSERT") as trap:
+                sim.h.xfree(sim.ptr(p))
+            assert trap.value.record.file == "xen/arch/x86/xenheap-vmap.c"
+        else:
+            sim.h.xfree(sim.ptr(p))
+            recs = sim.records()
+            assert [(r.kind, r.file) for r in recs] == \
+                [("WARN", "xen/common/xmalloc_tlsf.c")], recs
+            assert "is not a live xmalloc() block" in sim.h.log()[-1]
+        sim.records()
+        assert sim.snapshot() == before and sim.xlog() == []
+        if case == "xenheap-page":
+            sim.xfree_pages(keep, 1)
+        elif keep:
+            sim.h.xfree(sim.ptr(keep))
+        assert sim.records() == []
+    finally:
+        sim.close()
