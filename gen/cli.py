@@ -119,18 +119,26 @@ def cmd_list(argv: list[str]) -> int:
 def bench_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m gen bench",
-        description="Measure what each variant costs. With --record, boot the "
-                    "instrumented baseline under QEMU and save traces of xmalloc()'s "
-                    "whole-page requests.")
+        description="Measure what each variant costs: replay the recorded traces and "
+                    "synthetic mixes through xmalloc() in the harness for upstream and "
+                    "each variant, print a table, write bench.json, bench.txt and PNG "
+                    "plots, and keep the table for the series' cover letter. With "
+                    "--record, boot the instrumented baseline under QEMU and save "
+                    "traces of xmalloc()'s whole-page requests instead.")
     p.add_argument("--xen", type=Path, metavar="PATH",
-                   help="the tree to record on (default: Debian's xen source package)")
+                   help="the tree to measure or record on (default: Debian's xen source "
+                        "package)")
+    p.add_argument("-o", "--output", type=Path, default=Path("out/bench"), metavar="DIR",
+                   help="where the results go (default: out/bench)")
+    p.add_argument("--quick", action="store_true",
+                   help="smaller synthetic workloads and a shorter scan curve")
     p.add_argument("--record", action="store_true",
                    help="record traces instead of replaying them")
     p.add_argument("--points", default="1x2048,2x2048,4x2048,8x2048,2x1024,2x4096",
                    metavar="LIST",
                    help="CPUsxMiB boot points to record (default: %(default)s)")
     p.add_argument("--traces", type=Path, default=Path("bench/traces"), metavar="DIR",
-                   help="where traces are written (default: bench/traces)")
+                   help="where traces are written and read (default: bench/traces)")
     p.add_argument("--timeout", type=int, default=600, metavar="S",
                    help="seconds before a recording boot counts as hung")
     return p
@@ -141,7 +149,7 @@ def cmd_bench(argv: list[str]) -> int:
 
     args = bench_parser().parse_args(argv)
     if not args.record:
-        raise GenError("replaying traces needs the harness; only --record exists yet")
+        return bench_replay(args)
     points = []
     for item in args.points.split(","):
         m = re.fullmatch(r"(\d+)x(\d+)", item.strip())
@@ -152,6 +160,27 @@ def cmd_bench(argv: list[str]) -> int:
                            + shlex.join(argv), args.timeout)
     for path in written:
         print(path)
+    return 0
+
+
+def bench_replay(args: argparse.Namespace) -> int:
+    from gen import bench, benchout, progress
+
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as e:
+        raise GenError("gen bench needs matplotlib for its plots",
+                       hint="pip install -e '.[bench]' (or apt-get install "
+                            "python3-matplotlib)") from e
+    if args.output.exists() and not args.output.is_dir():
+        raise GenError(f"{args.output} exists and is not a directory")
+    args.output.mkdir(parents=True, exist_ok=True)
+    with progress.running("measuring upstream, " + " and ".join(VARIANTS)):
+        report = bench.measure(args.xen, args.traces, args.quick, progress.say)
+    files = benchout.write(report, args.output)
+    print(files[0].read_text(), end="")
+    for f in files:
+        progress.say(f"wrote {f}")
     return 0
 
 

@@ -52,9 +52,9 @@ from gen.errors import AnchorError, GenError
 
 C_DIR = Path(__file__).resolve().parent.parent / "c"
 API_HEADER = C_DIR / "shim" / "api.h"
-SHIM_SOURCES = ("shim/api.c", "shim/lib.c", "shim/probe.c", "shim/pt.c", "shim/ram.c",
-                "shim/report.c", "shim/xlog.c", "tu/vmap.c", "tu/xenheap_vmap.c",
-                "tu/xmalloc.c")
+SHIM_SOURCES = ("shim/api.c", "shim/bench.c", "shim/lib.c", "shim/probe.c", "shim/pt.c",
+                "shim/ram.c", "shim/report.c", "shim/xlog.c", "tu/vmap.c",
+                "tu/xenheap_vmap.c", "tu/xmalloc.c")
 
 FLAGS = ("-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
          # Python's own CFLAGS carry -DNDEBUG, which would turn the tree's

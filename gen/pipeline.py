@@ -16,6 +16,7 @@ from pathlib import Path
 import git
 
 from gen import __version__, baseline, changelog, publish, report, splice, syntax, xentree
+from gen.benchcache import cached_table
 from gen.errors import GenError
 from gen.gitutil import Identity, user_identity
 from gen.render import Features, Renderer
@@ -155,7 +156,7 @@ def generate(req: Request) -> list[Path]:
             cover = renderer.render(
                 "cover.txt.j2", tool_version=__version__, command=req.command,
                 origin=tree.origin, baseline_commit=tree.baseline,
-                upstream_hint=tree.upstream_hint, bench="",
+                upstream_hint=tree.upstream_hint, bench=cached_table(tree.baseline),
                 tested=report.tested(req.output / f"{req.variant.name}.check.json",
                                      tree.baseline),
                 changelog=changelog.cover_notes(log_, slugs) if log_ else "")

@@ -33,7 +33,9 @@ enum h_counter {
     H_PTE_WRITES = 5,   /* leaf entries written */
     H_TLB_FLUSHES = 6,  /* TLB flushes, counted as x86 Xen issues them */
     H_MAP_FAILS = 7,    /* mapping calls failed by injection (not unmaps) */
-    H_NR_COUNTERS = 8,
+    H_BITOP_CALLS = 8,  /* find_next_bit()/find_next_zero_bit() calls */
+    H_BITMAP_WORDS = 9, /* bitmap words those calls read */
+    H_NR_COUNTERS = 10,
 };
 
 /* Addresses of the fixed layout (shim/layout.h), for h_layout(). */
@@ -167,6 +169,13 @@ int h_xv_fwd_backed(unsigned long group);
 int h_xv_rev_backed(unsigned long page);
 unsigned long h_xv_scan_fwd(unsigned long *out, unsigned long max);
 unsigned long h_xv_scan_rev(unsigned long *out, unsigned long max);
+/*
+ * Nanoseconds for rounds passes of virt_to_page() and page_to_virt() over
+ * the nr addresses at va: with the tree's conversions, or (direct) with
+ * the direct map's arithmetic alone.
+ */
+unsigned long h_bench_conv(const unsigned long *va, unsigned long nr,
+                           unsigned long rounds, int direct);
 #endif
 
 /* The tree's xmalloc_tlsf.c. */

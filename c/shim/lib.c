@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* The out-of-line helpers declared in stubs.h. */
+/*
+ * The out-of-line helpers declared in stubs.h.  The bit searches count
+ * their calls and the words they read, for gen bench.
+ */
+#include "report.h"
 #include "stubs.h"
 
 enum system_state system_state = SYS_STATE_active;
@@ -9,10 +13,13 @@ enum system_state system_state = SYS_STATE_active;
 static unsigned long find_next(const unsigned long *addr, unsigned long size,
                                unsigned long offset, unsigned long invert)
 {
+    shim_counters[H_BITOP_CALLS]++;
     while ( offset < size )
     {
-        unsigned long word = (addr[offset / LONG_BITS] ^ invert) >>
-                             (offset % LONG_BITS);
+        unsigned long word;
+
+        shim_counters[H_BITMAP_WORDS]++;
+        word = (addr[offset / LONG_BITS] ^ invert) >> (offset % LONG_BITS);
 
         if ( word )
         {

@@ -1,0 +1,412 @@
+"""Measure what each variant costs: `python -m gen bench`.
+
+Workloads (the recorded boot traces of bench/traces and seeded synthetic
+mixes) are replayed through xmalloc() in the cffi harness, on a fresh
+simulated machine each, for upstream (the unpatched baseline, xenheap in
+the direct map) and for each variant's patched tree with the xenheap on
+vmap.  Everything is counted by the harness (pages, bitmap bits, PTE
+writes, TLB flushes, bit-search calls and words), except the conversion
+cost, which is timed in C (shim/bench.c) and reported as ratios taken in
+the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gen import baseline, harness, pipeline, xentree
+from gen.errors import GenError
+from gen.harness import Harness, XenTrap
+from gen.variants import VARIANTS
+
+PAGE = 4096
+UPSTREAM = "upstream"
+VMAP_DEFAULT = 0
+RAM_PAGES = 1 << 18  # 1 GiB, sparse in the memfd
+WINDOW_PAGES = 1 << 18  # 1 GiB: the largest vmap window the shim has
+SEED = 20260101
+SYNTHETIC_N = 2000  # allocations per synthetic workload (--quick: QUICK_N)
+QUICK_N = 300
+
+
+@dataclass(frozen=True)
+class Op:
+    """One call: xmalloc(size, align) of allocation `key`, or its xfree()."""
+
+    alloc: bool
+    key: int
+    size: int = 0
+    align: int = 0
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    about: str
+    ops: tuple[Op, ...]
+
+    @property
+    def allocs(self) -> int:
+        return sum(op.alloc for op in self.ops)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One workload on one tree.  Pages are 4 KiB; "held" counts the
+    xenheap pages that xmalloc()'s whole-page allocations hold."""
+
+    variant: str
+    workload: str
+    allocs: int
+    frees: int
+    requested_end: float  # bytes asked for by the live allocations, in pages
+    floor_end: int  # sum of ceil(size / PAGE) over the live allocations
+    held_end: int
+    floor_peak: int
+    held_peak: int
+    va_pages: int  # vmap pages the allocations take, one guard page each
+    free_runs: int  # runs of 2 or more clear bitmap bits (1 is a guard)
+    largest_free_run: int
+    pte_writes_per_op: float
+    tlb_flushes_per_op: float
+    bitops_per_alloc: float
+    words_per_alloc: float
+
+
+@dataclass(frozen=True)
+class ScanPoint:
+    """vm_alloc()'s work for one allocation that fits none of the holes,
+    with `live` allocations left in a swiss-cheese pattern."""
+
+    variant: str
+    live: int
+    bitops_per_alloc: float
+    words_per_alloc: float
+
+
+@dataclass(frozen=True)
+class ConvCost:
+    """The tree's virt_to_page() + page_to_virt() against the direct map's
+    arithmetic, timed side by side on the same machine."""
+
+    variant: str
+    vmap_ratio: float  # on vmapped xenheap pages
+    direct_ratio: float  # on direct-map pages
+
+
+@dataclass
+class Report:
+    xen: str
+    baseline: str
+    quick: bool
+    variants: tuple[str, ...]
+    workloads: list[tuple[str, str]]  # (name, about)
+    results: list[Result] = field(default_factory=list)
+    scan: list[ScanPoint] = field(default_factory=list)
+    conv: list[ConvCost] = field(default_factory=list)
+
+    def result(self, variant: str, workload: str) -> Result:
+        return next(r for r in self.results
+                    if r.variant == variant and r.workload == workload)
+
+    def to_json(self) -> str:
+        def rows(items: list[Any]) -> list[dict[str, Any]]:
+            return [dict(vars(i)) for i in items]
+
+        return json.dumps({"xen": self.xen, "baseline": self.baseline, "quick": self.quick,
+                           "variants": list(self.variants),
+                           "workloads": [{"name": n, "about": a} for n, a in self.workloads],
+                           "results": rows(self.results), "scan": rows(self.scan),
+                           "conv": rows(self.conv)}, indent=1) + "\n"
+
+
+# Workloads.
+
+def trace_workload(path: Path) -> Workload:
+    """A recorded boot: ["alloc", size, align, va, caller], ["free", va, ...]."""
+    data = json.loads(path.read_text())
+    ops, live = [], {}
+    for k, event in enumerate(data["events"]):
+        if event[0] == "alloc":
+            live[event[3]] = k
+            ops.append(Op(True, k, int(event[1]), int(event[2])))
+        elif event[1] in live:
+            ops.append(Op(False, live.pop(event[1])))
+    return Workload(f"boot-{data['smp']}x{data['memory']}",
+                    f"boot to dom0, {data['smp']} CPUs, {data['memory']} MiB "
+                    f"(Xen {data['xen']}, {path.name})", tuple(ops))
+
+
+def churn(n: int, size: Callable[[random.Random], int], rng: random.Random,
+          free_chance: float = 0.3) -> tuple[Op, ...]:
+    """n allocations; after each, a random live one is freed with
+    free_chance."""
+    ops: list[Op] = []
+    live: list[int] = []
+    for k in range(n):
+        ops.append(Op(True, k, size(rng)))
+        live.append(k)
+        if rng.random() < free_chance:
+            ops.append(Op(False, live.pop(rng.randrange(len(live)))))
+    return tuple(ops)
+
+
+def lifetimes(n: int, rng: random.Random) -> tuple[Op, ...]:
+    """One allocation in 8 lives to the end; the others are freed 1 to 4
+    allocations later, so short-lived holes open between long-lived ones."""
+    ops: list[Op] = []
+    due: dict[int, list[int]] = {}
+    for k in range(n):
+        ops.append(Op(True, k, log_uniform(rng)))
+        if rng.randrange(8):
+            due.setdefault(k + rng.randint(1, 4), []).append(k)
+        ops.extend(Op(False, key) for key in due.pop(k, []))
+    return tuple(ops)
+
+
+def log_uniform(rng: random.Random) -> int:
+    return int(2 ** rng.uniform(12, 20))  # 4 KiB to 1 MiB
+
+
+def synthetic(n: int) -> list[Workload]:
+    def rng(name: str) -> random.Random:
+        return random.Random(f"{SEED}-{name}")
+
+    return [
+        Workload("uniform", f"{n} sizes uniform in [4 KiB, 256 KiB], 30% freed",
+                 churn(n, lambda r: r.randint(PAGE, 64 * PAGE), rng("uniform"))),
+        Workload("log-uniform", f"{n} sizes log-uniform in [4 KiB, 1 MiB], 30% freed",
+                 churn(n, log_uniform, rng("log-uniform"))),
+        Workload("2^k+1", f"{n} sizes of 2^k+1 pages, k in 0..7, 30% freed",
+                 churn(n, lambda r: (2 ** r.randint(0, 7) + 1) * PAGE, rng("2^k+1"))),
+        Workload("lifetimes", f"{n} log-uniform sizes, 1 in 8 long-lived, the rest "
+                              f"freed 1 to 4 allocations later", lifetimes(n, rng("lifetimes"))),
+    ]
+
+
+def workloads(traces: Path, n: int) -> list[Workload]:
+    found = sorted(traces.glob("*.json"))
+    if not found:
+        raise GenError(f"no traces in {traces}",
+                       hint="record them with 'python -m gen bench --record', or pass "
+                            "--traces DIR")
+    return [*(trace_workload(p) for p in found), *synthetic(n)]
+
+
+# The simulated machine.
+
+class Machine:
+    """A fresh machine: VMAP_DEFAULT set up and, on a patched tree, the
+    xenheap on vmap; xmalloc's pool exists, as in any booted Xen."""
+
+    def __init__(self, h: Harness) -> None:
+        self.h = h
+        if h.init(RAM_PAGES, 0, WINDOW_PAGES, 0):
+            raise GenError("the harness could not set up its simulated machine",
+                           hint="another harness may hold its address range; run one "
+                                "bench at a time")
+        h.vm_init(VMAP_DEFAULT)
+        if h.has("xv_init"):
+            h.xv_init()
+            if not h.xv_active():
+                raise GenError("the xenheap did not go on vmap in the patched harness")
+        h.xfree(h.xmalloc(1, 0))
+        self.xlog()
+
+    def close(self) -> None:
+        self.h.fini()
+
+    def counter(self, name: str) -> int:
+        return int(self.h.counter(getattr(self.h.lib, name)))
+
+    def xlog(self) -> int:
+        """Pages xmalloc took from (+) or gave back to (-) the xenheap
+        since the last call."""
+        out = self.h.ffi.new("unsigned long[]", 5 * 512)
+        n = self.h.xlog_take(out, 512)
+        if n > 512:
+            raise GenError(f"xmalloc made {n} xenheap calls in one operation")
+        delta = 0
+        for i in range(n):
+            kind, va, order, _frame, kept = out[5 * i:5 * i + 5]
+            if kind == self.h.lib.H_XLOG_ALLOC and va:
+                delta += 1 << order
+            elif kind == self.h.lib.H_XLOG_FREE and not kept:
+                delta -= 1 << order
+        return delta
+
+    def xmalloc(self, size: int, align: int) -> int:
+        va = int(self.h.ffi.cast("uintptr_t", self.h.xmalloc(size, align)))
+        if not va:
+            raise GenError(f"xmalloc({size}, {align}) failed in the harness",
+                           hint="the workload outgrew the simulated RAM or vmap window")
+        return va
+
+    def xfree(self, va: int) -> None:
+        self.h.xfree(self.h.ffi.cast("void *", va))
+
+    def bitmap(self) -> tuple[str, int]:
+        """vmap's bitmap as a string of 0/1 over [0, vm_end): bits at or
+        above vm_top are clear, as the region beyond is unused."""
+        h = self.h
+        top, end = h.vm_top(VMAP_DEFAULT), h.vm_end(VMAP_DEFAULT)
+        buf = h.ffi.new("unsigned char[]", top // 8)
+        if h.probe_read(h.vm_base(VMAP_DEFAULT), top // 8, buf):
+            raise GenError("vmap's bitmap is not mapped in the harness")
+        raw = bytes(h.ffi.buffer(buf, top // 8))
+        bits = "".join(f"{b:08b}"[::-1] for b in raw)
+        return bits + "0" * (end - top), end
+
+
+def va_use(bits: str) -> int:
+    """Allocated pages plus one guard each (allocations are runs of set bits)."""
+    runs = [r for r in bits.split("0") if r]
+    return sum(len(r) + 1 for r in runs)
+
+
+def free_runs(bits: str) -> list[int]:
+    return [len(r) for r in bits.split("1") if len(r) > 1]
+
+
+# Measurements.
+
+def replay(h: Harness, variant: str, w: Workload) -> Result:
+    m = Machine(h)
+    try:
+        bits0, _ = m.bitmap()
+        base_va = va_use(bits0)
+        xenheap0 = int(h.ram_xenheap_pages())
+        names = ("H_PTE_WRITES", "H_TLB_FLUSHES", "H_BITOP_CALLS", "H_BITMAP_WORDS")
+        before = {n: m.counter(n) for n in names}
+        live: dict[int, tuple[int, int]] = {}  # key -> (va, size)
+        held = floor = held_peak = floor_peak = frees = 0
+        for op in w.ops:
+            if op.alloc:
+                va = m.xmalloc(op.size, op.align)
+                live[op.key] = (va, op.size)
+                floor += -(-op.size // PAGE)
+            else:
+                va, size = live.pop(op.key)
+                m.xfree(va)
+                floor -= -(-size // PAGE)
+                frees += 1
+            held += m.xlog()
+            held_peak, floor_peak = max(held_peak, held), max(floor_peak, floor)
+        if held != int(h.ram_xenheap_pages()) - xenheap0:
+            raise GenError(f"{variant}/{w.name}: xmalloc's log and the frame table "
+                           f"disagree on the xenheap pages held")
+        bits, _ = m.bitmap()
+        runs = free_runs(bits)
+        delta = {n: m.counter(n) - before[n] for n in names}
+        ops, allocs = len(w.ops), w.allocs
+        return Result(variant, w.name, allocs, frees,
+                      round(sum(s for _, s in live.values()) / PAGE, 1), floor, held,
+                      floor_peak, held_peak, va_use(bits) - base_va, len(runs),
+                      max(runs, default=0), round(delta["H_PTE_WRITES"] / ops, 2),
+                      round(delta["H_TLB_FLUSHES"] / ops, 2),
+                      round(delta["H_BITOP_CALLS"] / allocs, 1),
+                      round(delta["H_BITMAP_WORDS"] / allocs, 1))
+    except XenTrap as e:
+        raise GenError(f"{variant}/{w.name}: the harness trapped: {e}") from e
+    finally:
+        m.close()
+
+
+def scan_point(h: Harness, variant: str, live: int, probes: int = 32) -> ScanPoint:
+    """Allocate 2*live single pages, free every other one, then time
+    (in bit-search calls and words) `probes` two-page allocations, which
+    fit in none of the one-page holes."""
+    m = Machine(h)
+    try:
+        vas = [m.xmalloc(PAGE, 0) for _ in range(2 * live)]
+        for va in vas[1::2]:
+            m.xfree(va)
+        calls, words = m.counter("H_BITOP_CALLS"), m.counter("H_BITMAP_WORDS")
+        for _ in range(probes):
+            m.xmalloc(2 * PAGE, 0)
+        return ScanPoint(variant, live, round((m.counter("H_BITOP_CALLS") - calls) / probes, 1),
+                         round((m.counter("H_BITMAP_WORDS") - words) / probes, 1))
+    except XenTrap as e:
+        raise GenError(f"{variant}: the harness trapped in the scan run: {e}") from e
+    finally:
+        m.close()
+
+
+def conv_cost(h: Harness, variant: str, pages: int = 256, rounds: int = 4000,
+              repeats: int = 5) -> ConvCost:
+    """Best of `repeats` timings of each loop, as ratios to the arithmetic."""
+    m = Machine(h)
+    try:
+        vmapped = [m.xmalloc(PAGE, 0) for _ in range(pages)]
+        start = int(h.layout(h.lib.H_DIRECTMAP_VIRT_START))
+        direct = [start + int(h.alloc_domheap_pages(0)) * PAGE for _ in range(pages)]
+        arrays = {"vmap": h.ffi.new("unsigned long[]", vmapped),
+                  "direct": h.ffi.new("unsigned long[]", direct)}
+
+        def best(which: str, arith: int) -> int:
+            return min(h.bench_conv(arrays[which], pages, rounds, arith)
+                       for _ in range(repeats))
+
+        arith = best("direct", 1)
+        return ConvCost(variant, round(best("vmap", 0) / arith, 2),
+                        round(best("direct", 0) / arith, 2))
+    except XenTrap as e:
+        raise GenError(f"{variant}: the harness trapped timing conversions: {e}") from e
+    finally:
+        m.close()
+
+
+def run(harnesses: dict[str, Harness], report: Report, loads: list[Workload],
+        curve: tuple[int, ...], say: Callable[[str], None]) -> Report:
+    """Every measurement on every tree; upstream first."""
+    for variant, h in harnesses.items():
+        say(f"{variant}: {len(loads)} workloads")
+        report.results.extend(replay(h, variant, w) for w in loads)
+        if h.has("xv_init"):
+            for live in curve:
+                say(f"{variant}: scan work at {live} live allocations")
+                report.scan.append(scan_point(h, variant, live))
+            report.conv.append(conv_cost(h, variant))
+    return report
+
+
+def curve_points(quick: bool) -> tuple[int, ...]:
+    """Live allocations for the scan curve, from 10^2 up to what the host
+    lets the shim map: a vmapped page and the guard page beside it are two
+    host mappings, and Linux's default vm.max_map_count is 65530, so the
+    2 * 10^4 pages of the last point take 4 * 10^4 of them."""
+    return (100, 300, 1000) if quick else (100, 300, 1000, 3000, 10000)
+
+
+def measure(xen: Path | None, traces: Path, quick: bool,
+            say: Callable[[str], None]) -> Report:
+    """Build upstream and every variant from the tree, then measure all."""
+    loads = workloads(traces, QUICK_N if quick else SYNTHETIC_N)
+    tree = xentree.open_tree(xen, progress=say)
+    try:
+        with tempfile.TemporaryDirectory(prefix="gen-bench-") as tmp:
+            scratch = Path(tmp)
+            repo = xentree.checkout(tree, scratch / UPSTREAM, f"gen/{UPSTREAM}")
+            roots = {UPSTREAM: Path(repo.working_tree_dir or scratch / UPSTREAM)}
+            for name, variant in VARIANTS.items():
+                say(f"{name}: applying the series")
+                built = pipeline.build(variant, tree, scratch / name,
+                                       pipeline.PLACEHOLDER_AUTHOR, "@0 +0000", "")
+                roots[name] = built.root
+            harnesses = {}
+            for name, root in roots.items():
+                say(f"{name}: building the harness")
+                harnesses[name] = harness.build(root, sanitize=False)
+            report = Report(baseline.probe(roots[UPSTREAM]).version_string, tree.baseline,
+                            quick, tuple(roots), [(w.name, w.about) for w in loads])
+            return run(harnesses, report, loads, curve_points(quick), say)
+    finally:
+        if tree.kind == "unpacked":
+            shutil.rmtree(tree.repo.parent, ignore_errors=True)

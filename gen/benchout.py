@@ -1,0 +1,179 @@
+"""What `gen bench` leaves behind: the plain-text table (printed, written
+and kept for the cover letter by gen.benchcache), the raw numbers as JSON
+and the PNG plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gen.bench import UPSTREAM, Report, Result
+from gen.benchcache import store, write_atomic
+
+
+def patched(report: Report) -> list[str]:
+    return [v for v in report.variants if v != UPSTREAM]
+
+WIDTH = 72
+
+
+def pct(held: int, floor: int) -> str:
+    return f"{100 * (held - floor) / floor:+.0f}%" if floor else "-"
+
+
+def totals(report: Report, variant: str, prefix: str = "") -> tuple[int, int]:
+    """(held, floor) at the end, summed over the workloads named prefix*."""
+    rows = [r for r in report.results if r.variant == variant and r.workload.startswith(prefix)]
+    return sum(r.held_end for r in rows), sum(r.floor_end for r in rows)
+
+
+def headline(report: Report) -> list[str]:
+    out = []
+    for v in patched(report):
+        held, floor = totals(report, v)
+        boot_held, boot_floor = totals(report, v, "boot-")
+        adv = report.result(v, "2^k+1")
+        out.append(f"{v}: {held} pages held for a floor of {floor} over all workloads "
+                   f"({pct(held, floor)}); boot traces {pct(boot_held, boot_floor)}, "
+                   f"2^k+1 pages {pct(adv.held_end, adv.floor_end)}.")
+    return out
+
+
+def wrap(text: str, indent: str = "") -> list[str]:
+    lines, line = [], indent
+    for word in text.split():
+        if len(line) + len(word) + 1 > WIDTH and line.strip():
+            lines.append(line.rstrip())
+            line = indent
+        line += word + " "
+    lines.append(line.rstrip())
+    return lines
+
+
+def pair(rows: list[Result], fmt: str, attr: str) -> str:
+    return "/".join(format(getattr(r, attr), fmt) for r in rows)
+
+
+def table(report: Report) -> str:
+    """The results as fixed-width text, at most WIDTH columns."""
+    names = [n for n, _ in report.workloads]
+    out = wrap(f"Measured with `python -m gen bench{' --quick' if report.quick else ''}` "
+               f"on Xen {report.xen} (commit {report.baseline[:12]}): each tree's "
+               f"real vmap.c, xmalloc_tlsf.c and xenheap code in the userspace harness, "
+               f"upstream with the xenheap in the direct map, the variants with it on "
+               f"vmap. Pages are 4 KiB.")
+    out += [""]
+    out += wrap("How much is wasted? Xenheap pages held by xmalloc()'s whole-page "
+                "allocations, at the end / at the peak; floor: every size rounded up "
+                "to whole pages.")
+    out += [""]
+    out.append(f"{'workload':<12}" + "".join(f"{c:>15}" for c in ("floor", *report.variants)))
+    for name in names:
+        first = report.result(report.variants[0], name)
+        cells = [f"{first.floor_end}/{first.floor_peak}"]
+        cells += [f"{r.held_end}/{r.held_peak}"
+                  for r in (report.result(v, name) for v in report.variants)]
+        out.append(f"{name:<12}" + "".join(f"{c:>15}" for c in cells))
+    out += [""]
+    for line in headline(report):
+        out += wrap(line, "  ")
+    out += [""]
+    variants = patched(report)
+    out += wrap(f"vmap at the end, {'/'.join(variants)}: VA pages taken (one guard page "
+                "each), free runs (2+ clear bits) and the largest; PTE writes and TLB "
+                "flushes per xmalloc()/xfree(). Upstream uses no vmap here.")
+    out += [""]
+    out.append(f"{'workload':<12}{'VA pages':>13}{'runs':>10}{'largest':>14}"
+               f"{'PTE/op':>11}{'TLB/op':>11}")
+    for name in names:
+        rows = [report.result(v, name) for v in variants]
+        out.append(f"{name:<12}{pair(rows, 'd', 'va_pages'):>13}"
+                   f"{pair(rows, 'd', 'free_runs'):>10}"
+                   f"{pair(rows, 'd', 'largest_free_run'):>14}"
+                   f"{pair(rows, '.1f', 'pte_writes_per_op'):>11}"
+                   f"{pair(rows, '.1f', 'tlb_flushes_per_op'):>11}")
+    out += [""]
+    out += wrap("vm_alloc() scan work for one 2-page allocation with N live 1-page "
+                "allocations and a 1-page hole after each (swiss cheese): "
+                "find_next_bit()/find_next_zero_bit() calls and bitmap words read. "
+                "Upstream's xmalloc() does no vm_alloc().")
+    out += [""]
+    out.append(f"{'':>8}" + "".join(f"{v:>25}" for v in variants))
+    out.append(f"{'live':>8}" + f"{'calls':>16}{'words':>9}" * len(variants))
+    for live in sorted({p.live for p in report.scan}):
+        cells = []
+        for v in variants:
+            p = next(p for p in report.scan if p.variant == v and p.live == live)
+            cells.append(f"{p.bitops_per_alloc:>16.0f}{p.words_per_alloc:>9.0f}")
+        out.append(f"{live:>8}" + "".join(cells))
+    out += [""]
+    out += wrap("virt_to_page() + page_to_virt(), time relative to the direct map's "
+                "arithmetic, timed in the same run (harness: -O1, ASSERTs on):")
+    out += [""]
+    out.append(f"{'':<20}" + "".join(f"{v:>12}" for v in variants))
+    conv = {c.variant: c for c in report.conv}
+    out.append(f"{'vmapped pages':<20}"
+               + "".join(f"{conv[v].vmap_ratio:>11.1f}x" for v in variants))
+    out.append(f"{'direct-map pages':<20}"
+               + "".join(f"{conv[v].direct_ratio:>11.1f}x" for v in variants))
+    return "\n".join(out) + "\n"
+
+
+def plot(report: Report, dest: Path) -> list[Path]:
+    """waste.png (held / floor at the peak, per workload and tree) and
+    scan.png (vm_alloc() work against live allocations)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n, _ in report.workloads]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / len(report.variants)
+    for i, v in enumerate(report.variants):
+        ratios = []
+        for n in names:
+            r = report.result(v, n)
+            ratios.append(r.held_peak / r.floor_peak if r.floor_peak else 1.0)
+        ax.bar([k + i * width for k in range(len(names))], ratios, width, label=v)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks([k + width * (len(report.variants) - 1) / 2 for k in range(len(names))])
+    ax.set_xticklabels(names, rotation=30, ha="right")
+    ax.set_ylabel("pages held / floor, at the peak")
+    ax.set_title(f"xmalloc() whole-page waste by variant (Xen {report.xen})")
+    ax.legend()
+    fig.tight_layout()
+    waste = dest / "waste.png"
+    fig.savefig(waste, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for v in patched(report):
+        pts = sorted((p for p in report.scan if p.variant == v), key=lambda p: p.live)
+        xs = [p.live for p in pts]
+        ax.plot(xs, [p.bitops_per_alloc for p in pts], marker="o", label=f"{v}: bit searches")
+        ax.plot(xs, [p.words_per_alloc for p in pts], marker="s", linestyle="--",
+                label=f"{v}: bitmap words")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("live allocations (swiss cheese)")
+    ax.set_ylabel("work per vm_alloc()")
+    ax.set_title("vm_alloc() scan cost against live allocations\n"
+                 "(the variants share vm_alloc(): their lines coincide)")
+    ax.legend()
+    fig.tight_layout()
+    scan = dest / "scan.png"
+    fig.savefig(scan, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return [waste, scan]
+
+
+def write(report: Report, dest: Path) -> list[Path]:
+    """bench.json, bench.txt and the plots in dest; the table also in the
+    cache, for the cover letter of a series on the same baseline."""
+    text = table(report)
+    json_path, txt_path = dest / "bench.json", dest / "bench.txt"
+    write_atomic(json_path, report.to_json())
+    write_atomic(txt_path, text)
+    pngs = plot(report, dest)
+    store(report.baseline, text)
+    return [txt_path, json_path, *pngs]

@@ -1,0 +1,139 @@
+"""`python -m gen bench --quick` on the real Debian tree and the real
+harness: the table, the raw numbers, the plots, and the table in the
+cover letter of a series generated afterwards."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gen.bench import Result
+from gen.variants import VARIANTS
+
+from ..conftest import FIXED_DATE, ROOT, git_env
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+TREES = ("upstream", *VARIANTS)
+
+
+@dataclasses.dataclass
+class Bench:
+    tmp: Path
+    env: dict[str, str]
+    out: Path
+    stdout: str
+    data: dict
+
+    def results(self, variant: str) -> list[dict]:
+        return [r for r in self.data["results"] if r["variant"] == variant]
+
+
+def gen(tmp: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gen", *args], cwd=tmp, env=env,
+                          capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory) -> Bench:
+    tmp = tmp_path_factory.mktemp("bench")
+    (tmp / "home").mkdir()
+    env = git_env(tmp / "home")
+    env["GEN_BENCH_DIR"] = str(tmp / "tables")
+    env["PYTHONPATH"] = str(ROOT)  # this checkout's gen, installed or not
+    out = tmp / "results"
+    res = gen(tmp, env, "bench", "--quick", "-o", str(out),
+              "--traces", str(ROOT / "bench" / "traces"))
+    assert res.returncode == 0, res.stderr
+    return Bench(tmp, env, out, res.stdout, json.loads((out / "bench.json").read_text()))
+
+
+def test_table_is_printed_and_written(bench):
+    text = (bench.out / "bench.txt").read_text()
+    assert bench.stdout == text
+    assert "How much is wasted?" in text
+    assert max(map(len, text.splitlines())) <= 72
+    for w in bench.data["workloads"]:
+        assert any(line.startswith(w["name"] + " ") for line in text.splitlines()), w
+
+
+def test_every_tree_has_every_metric_on_every_workload(bench):
+    names = {w["name"] for w in bench.data["workloads"]}
+    assert any(n.startswith("boot-") for n in names)
+    assert {"uniform", "log-uniform", "2^k+1", "lifetimes"} <= names
+    fields = {f.name for f in dataclasses.fields(Result)}
+    for tree in TREES:
+        rows = bench.results(tree)
+        assert {r["workload"] for r in rows} == names, tree
+        for r in rows:
+            assert set(r) == fields
+
+
+def test_split_vmap_holds_exactly_the_floor(bench):
+    for r in bench.results("split-vmap"):
+        assert r["held_end"] == r["floor_end"], r
+        assert r["held_peak"] == r["floor_peak"], r
+        assert r["floor_end"] > 0
+
+
+def test_no_trim_holds_at_least_the_floor_and_more_on_2k_plus_1(bench):
+    for r in bench.results("no-trim"):
+        assert r["held_end"] >= r["floor_end"], r
+        assert r["held_peak"] >= r["floor_peak"], r
+    adv = next(r for r in bench.results("no-trim") if r["workload"] == "2^k+1")
+    assert adv["held_end"] > adv["floor_end"]
+
+
+def test_only_the_variants_use_vmap(bench):
+    assert all(r["va_pages"] == 0 for r in bench.results("upstream"))
+    for tree in VARIANTS:
+        for r in bench.results(tree):
+            # Every page held is mapped in vmap, plus a guard page each.
+            assert r["va_pages"] > r["held_end"], r
+            assert r["pte_writes_per_op"] > 0, r
+
+
+def test_scan_work_grows_with_live_allocations(bench):
+    for tree in VARIANTS:
+        pts = sorted((p for p in bench.data["scan"] if p["variant"] == tree),
+                     key=lambda p: p["live"])
+        assert len(pts) >= 3, tree
+        for a, b in itertools.pairwise(pts):
+            assert b["bitops_per_alloc"] > a["bitops_per_alloc"], (a, b)
+            assert b["words_per_alloc"] > a["words_per_alloc"], (a, b)
+        # Every hole is visited: at least one bit search per live allocation.
+        assert pts[-1]["bitops_per_alloc"] >= pts[-1]["live"]
+
+
+def test_conversion_ratios_for_the_variants(bench):
+    conv = {c["variant"]: c for c in bench.data["conv"]}
+    assert set(conv) == set(VARIANTS)
+    for c in conv.values():
+        assert c["vmap_ratio"] > 0 and c["direct_ratio"] > 0
+
+
+def test_plots_are_pngs(bench):
+    for name in ("waste.png", "scan.png"):
+        data = (bench.out / name).read_bytes()
+        assert data[:8] == PNG_MAGIC, name
+        assert len(data) > 5000, name
+
+
+def test_cover_letter_includes_the_table(bench):
+    table = (bench.out / "bench.txt").read_text().rstrip("\n")
+    covers = {}
+    for label, tables in (("with", bench.env["GEN_BENCH_DIR"]),
+                          ("without", str(bench.tmp / "no-tables"))):
+        env = {**bench.env, "GEN_BENCH_DIR": tables}
+        out = bench.tmp / f"series-{label}"
+        res = gen(bench.tmp, env, "--variant", "split-vmap", "-o", str(out), "--date",
+                  FIXED_DATE, "--no-cc")
+        assert res.returncode == 0, res.stderr
+        covers[label] = next((out / "split-vmap").glob("*-0000-cover-letter.patch")).read_text()
+    assert table in covers["with"]
+    assert "How much is wasted?" not in covers["without"]
