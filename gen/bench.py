@@ -31,6 +31,12 @@ UPSTREAM = "upstream"
 VMAP_DEFAULT = 0
 RAM_PAGES = 1 << 18  # 1 GiB, sparse in the memfd
 WINDOW_PAGES = 1 << 18  # 1 GiB: the largest vmap window the shim has
+HOLE_EVERY = 10  # the scan curve frees one single-page allocation in ten
+# Host mappings per live page of the scan curve (the page and its guard,
+# 2.2 with the holes, rounded up), and those the rest of the machine needs.
+MAPS_PER_LIVE = 3
+MAPS_SPARE = 10000
+DEFAULT_MAP_LIMIT = 65530
 SEED = 20260101
 SYNTHETIC_N = 2000  # allocations per synthetic workload (--quick: QUICK_N)
 QUICK_N = 300
@@ -320,18 +326,21 @@ def replay(h: Harness, variant: str, w: Workload) -> Result:
 
 
 def scan_point(h: Harness, variant: str, live: int, probes: int = 32) -> ScanPoint:
-    """Allocate 2*live single pages, free every other one, then time
-    (in bit-search calls and words) `probes` two-page allocations, which
-    fit in none of the one-page holes."""
+    """Allocate single pages and free one in every HOLE_EVERY, so that at
+    least `live` stay (swiss cheese: each hole takes one page, not two);
+    then count the bit searches and bitmap words of `probes` two-page
+    allocations, which fit in none of the holes."""
     m = Machine(h)
     try:
-        vas = [m.xmalloc(PAGE, 0) for _ in range(2 * live)]
-        for va in vas[1::2]:
+        total = live + -(-live // (HOLE_EVERY - 1))
+        vas = [m.xmalloc(PAGE, 0) for _ in range(total)]
+        for va in vas[::HOLE_EVERY]:
             m.xfree(va)
         calls, words = m.counter("H_BITOP_CALLS"), m.counter("H_BITMAP_WORDS")
         for _ in range(probes):
             m.xmalloc(2 * PAGE, 0)
-        return ScanPoint(variant, live, round((m.counter("H_BITOP_CALLS") - calls) / probes, 1),
+        return ScanPoint(variant, total - len(vas[::HOLE_EVERY]),
+                         round((m.counter("H_BITOP_CALLS") - calls) / probes, 1),
                          round((m.counter("H_BITMAP_WORDS") - words) / probes, 1))
     except XenTrap as e:
         raise GenError(f"{variant}: the harness trapped in the scan run: {e}") from e
@@ -339,8 +348,8 @@ def scan_point(h: Harness, variant: str, live: int, probes: int = 32) -> ScanPoi
         m.close()
 
 
-def conv_cost(h: Harness, variant: str, pages: int = 256, rounds: int = 4000,
-              repeats: int = 5) -> ConvCost:
+def conv_cost(h: Harness, variant: str, pages: int = 256, rounds: int = 1000,
+              repeats: int = 25) -> ConvCost:
     """Best of `repeats` timings of each loop, as ratios to the arithmetic."""
     m = Machine(h)
     try:
@@ -350,13 +359,16 @@ def conv_cost(h: Harness, variant: str, pages: int = 256, rounds: int = 4000,
         arrays = {"vmap": h.ffi.new("unsigned long[]", vmapped),
                   "direct": h.ffi.new("unsigned long[]", direct)}
 
-        def best(which: str, arith: int) -> int:
-            return min(h.bench_conv(arrays[which], pages, rounds, arith)
-                       for _ in range(repeats))
-
-        arith = best("direct", 1)
-        return ConvCost(variant, round(best("vmap", 0) / arith, 2),
-                        round(best("direct", 0) / arith, 2))
+        # Interleaved, best of each: another process taking the CPU for a
+        # while slows all three loops, not one.
+        times: dict[tuple[str, int], list[int]] = {k: [] for k in
+                                                  (("direct", 1), ("vmap", 0), ("direct", 0))}
+        for _ in range(repeats):
+            for (which, arith), got in times.items():
+                got.append(h.bench_conv(arrays[which], pages, rounds, arith))
+        base = min(times["direct", 1])
+        return ConvCost(variant, round(min(times["vmap", 0]) / base, 2),
+                        round(min(times["direct", 0]) / base, 2))
     except XenTrap as e:
         raise GenError(f"{variant}: the harness trapped timing conversions: {e}") from e
     finally:
@@ -377,12 +389,27 @@ def run(harnesses: dict[str, Harness], report: Report, loads: list[Workload],
     return report
 
 
-def curve_points(quick: bool) -> tuple[int, ...]:
-    """Live allocations for the scan curve, from 10^2 up to what the host
-    lets the shim map: a vmapped page and the guard page beside it are two
-    host mappings, and Linux's default vm.max_map_count is 65530, so the
-    2 * 10^4 pages of the last point take 4 * 10^4 of them."""
-    return (100, 300, 1000) if quick else (100, 300, 1000, 3000, 10000)
+def host_map_limit() -> int:
+    """Linux's vm.max_map_count: the most mappings a process may have."""
+    try:
+        return int(Path("/proc/sys/vm/max_map_count").read_text())
+    except (OSError, ValueError):
+        return DEFAULT_MAP_LIMIT
+
+
+def curve_points(quick: bool, say: Callable[[str], None]) -> tuple[int, ...]:
+    """Live allocations for the scan curve, 10^2 to 10^5, as far as the
+    host lets the shim map them: each vmapped page and the guard beside it
+    are two host mappings."""
+    wanted = (100, 300, 1000) if quick else (100, 300, 1000, 3000, 10000, 30000, 100000)
+    limit = host_map_limit()
+    points = tuple(n for n in wanted if MAPS_PER_LIVE * n + MAPS_SPARE <= limit)
+    if points != wanted:
+        need = MAPS_PER_LIVE * wanted[-1] + MAPS_SPARE
+        say(f"the scan curve stops at {points[-1]} live allocations: vm.max_map_count is "
+            f"{limit}; 'sysctl -w vm.max_map_count={need}' (as root) lets it reach "
+            f"{wanted[-1]}")
+    return points
 
 
 def measure(xen: Path | None, traces: Path, quick: bool,
@@ -406,7 +433,7 @@ def measure(xen: Path | None, traces: Path, quick: bool,
                 harnesses[name] = harness.build(root, sanitize=False)
             report = Report(baseline.probe(roots[UPSTREAM]).version_string, tree.baseline,
                             quick, tuple(roots), [(w.name, w.about) for w in loads])
-            return run(harnesses, report, loads, curve_points(quick), say)
+            return run(harnesses, report, loads, curve_points(quick, say), say)
     finally:
         if tree.kind == "unpacked":
             shutil.rmtree(tree.repo.parent, ignore_errors=True)

@@ -93,7 +93,7 @@ def table(report: Report) -> str:
                    f"{pair(rows, '.1f', 'tlb_flushes_per_op'):>11}")
     out += [""]
     out += wrap("vm_alloc() scan work for one 2-page allocation with N live 1-page "
-                "allocations and a 1-page hole after each (swiss cheese): "
+                "allocations and a 1-page hole after every ninth (swiss cheese): "
                 "find_next_bit()/find_next_zero_bit() calls and bitmap words read. "
                 "Upstream's xmalloc() does no vm_alloc().")
     out += [""]

@@ -43,7 +43,8 @@ def test_check_passes_with_the_default_matrix(checked):
     steps = {s["name"]: s for s in report["steps"]}
     assert [s["name"] for s in report["steps"]] == ["gates", "apply", "harness", "build",
                                                      "boot"]
-    assert all(steps[n]["status"] == "ok" for n in ("gates", "apply", "build", "boot"))
+    assert all(s["status"] == "ok" for s in report["steps"])
+    assert re.search(r"\d+ passed", steps["harness"]["detail"]), steps["harness"]
     patches = len(VARIANTS[variant].patches)
     debug_points = [b["point"] for b in report["builds"] if b["config"] == "debug"]
     assert debug_points == ["control"] + [f"{k}/{patches}" for k in range(1, patches + 1)]
@@ -54,6 +55,17 @@ def test_check_passes_with_the_default_matrix(checked):
         for cfg in ("debug", "release"):
             assert any(n.startswith(f"{who}-{cfg}") and "xpti" not in n for n in names)
             assert any(n.startswith(f"{who}-{cfg}-xpti") for n in names)
+    # The series boots with its option off and on, and says which it is.
+    series = [b for b in report["boots"] if b["name"].startswith("series-")]
+    on = [b for b in series if "xenheap-vmap=no" not in b["cmdline"]]
+    off = [b for b in series if "xenheap-vmap=no" in b["cmdline"]]
+    assert on and off
+    for b in on:
+        assert re.search(r"Xenheap on vmap: VA \S+", Path(b["log"]).read_text())
+        assert re.search(r"Xenheap on vmap: \d+ pages in \d+ allocations",
+                         Path(b["log"]).read_text())
+    for b in off:
+        assert "Xenheap on vmap: disabled" in Path(b["log"]).read_text()
     for b in report["boots"]:
         log = Path(b["log"]).read_text()
         assert b["ok"] and b["exit_code"] == 65
