@@ -94,7 +94,9 @@ class Ladder:
                          if "-0000-cover-letter" not in p.name)
         self.repo = xentree.checkout(self.tree, self.work / "xen", "check")
         try:
-            self.repo.git.am("-q", "--no-3way", *map(str, patches),
+            # Whitespace errors fail here, as they would in a maintainer's
+            # git am with apply.whitespace=error.
+            self.repo.git.am("-q", "--no-3way", "--whitespace=error-all", *map(str, patches),
                              env={**gitutil.isolated_env(), "GIT_COMMITTER_NAME": "gen check",
                                   "GIT_COMMITTER_EMAIL": ""})
         except git.GitCommandError as e:
@@ -102,10 +104,13 @@ class Ladder:
             which = re.search(r"Patch failed at (\d+) (.*)", out)
             hunk = re.search(r"error: patch failed: (\S+)", out)
             step = self.steps["apply"]
+            space = re.findall(r"^\S*patch:\d+: .*$", out, re.M)
             if which:
+                why = (f": hunk at {hunk.group(1)}" if hunk else
+                       ": it adds whitespace errors" if space else "")
                 step.detail = (f"patch {int(which.group(1))} '{which.group(2)}' does not "
-                               "apply" + (f": hunk at {hunk.group(1)}" if hunk else ""))
-                step.quote = [ln for ln in out.splitlines() if ln.startswith("error:")]
+                               f"apply{why}")
+                step.quote = space + [ln for ln in out.splitlines() if ln.startswith("error:")]
             else:
                 step.detail = "git am failed"
                 step.quote = [ln for ln in out.splitlines() if ln.strip()][-10:]

@@ -188,7 +188,9 @@ class NewFile(Edit):
             raise AnchorError(f"{self.path} already exists in this tree")
         if not src and self.grows:
             raise AnchorError(f"{self.path} should exist by now: an earlier patch writes it")
-        return Applied(text, 0)
+        # Parts the template leaves out until a later patch must not leave a
+        # blank line at the end of the file.
+        return Applied(text.rstrip("\n") + "\n", 0)
 
     def describe(self) -> str:
         verb = "rewrite" if self.grows else "new file"

@@ -72,7 +72,7 @@ def test_git_am_applies_cleanly_on_a_fresh_baseline(series, xen_tree, tmp_path):
     _variant, _dest, files = series
     fresh = git.Repo.clone_from(str(xen_tree.repo), str(tmp_path / "fresh"), no_checkout=True)
     fresh.git.checkout("-q", xen_tree.baseline)
-    fresh.git.am("-q", *map(str, patches_only(files)),
+    fresh.git.am("-q", "--whitespace=error-all", *map(str, patches_only(files)),
                  env={"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"})
     subjects = fresh.git.log("--format=%s", f"{xen_tree.baseline}..HEAD").splitlines()
     assert len(subjects) == len(files) - 1

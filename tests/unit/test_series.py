@@ -132,6 +132,9 @@ def test_lines_and_growing_files_and_when():
     with pytest.raises(AnchorError, match="an earlier patch writes it"):
         NewFile(path="n.c", template="t", grows=True).apply("", "x\n")
     assert NewFile(path="n.c", template="t", grows=True).apply("x\n", "y\n").src == "y\n"
+    # What a template leaves out until a later patch leaves no blank line
+    # at the end of the file (git am --whitespace=error would refuse it).
+    assert NewFile(path="n.c", template="t", grows=True).apply("x\n", "y\n\n\n").src == "y\n"
     base = Baseline((4, 99), "", {"f": True})
     assert Lines(path="m", match="x", when="f").applies(base)
     assert not Lines(path="m", match="x", when="!f").applies(base)
