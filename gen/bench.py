@@ -31,11 +31,8 @@ UPSTREAM = "upstream"
 VMAP_DEFAULT = 0
 RAM_PAGES = 1 << 18  # 1 GiB, sparse in the memfd
 WINDOW_PAGES = 1 << 18  # 1 GiB: the largest vmap window the shim has
-HOLE_EVERY = 10  # the scan curve frees one single-page allocation in ten
-# Host mappings per live page of the scan curve (the page and its guard,
-# 2.2 with the holes, rounded up), and those the rest of the machine needs.
-MAPS_PER_LIVE = 3
-MAPS_SPARE = 10000
+HOLE_EVERY = 10  # the swiss cheese frees one single-page allocation in ten
+MAPS_SPARE = 10000  # host mappings the rest of the machine needs
 DEFAULT_MAP_LIMIT = 65530
 SEED = 20260101
 SYNTHETIC_N = 2000  # allocations per synthetic workload (--quick: QUICK_N)
@@ -87,10 +84,34 @@ class Result:
 
 
 @dataclass(frozen=True)
-class ScanPoint:
-    """vm_alloc()'s work for one allocation that fits none of the holes,
-    with `live` allocations left in a swiss-cheese pattern."""
+class ScanPattern:
+    """How the scan curve fills the region before it counts the work of
+    `probe_pages`-page allocations."""
 
+    name: str
+    about: str
+    pages: int  # of each live allocation
+    freed: int  # every freed-th allocation is freed (0: none)
+    probe_pages: int
+    va_bits: float  # vmap bits per live allocation, guards and holes included
+    host_maps: float  # host mappings per live allocation, rounded up
+
+
+SCAN_PATTERNS = (
+    ScanPattern("swiss", "1-page allocations, one in ten freed (holes a 2-page allocation "
+                "does not fit)", 1, HOLE_EVERY, 2, 2.23, 3),
+    ScanPattern("aligned", "4-page allocations in a row, 4-page aligned as the xenheap "
+                "aligns them", 4, 0, 4, 8, 2),
+    ScanPattern("packed", "1-page allocations in a row", 1, 0, 1, 2, 2),
+)
+
+
+@dataclass(frozen=True)
+class ScanPoint:
+    """vm_alloc()'s work for one allocation after `live` allocations made
+    in a pattern."""
+
+    pattern: str
     variant: str
     live: int
     bitops_per_alloc: float
@@ -130,6 +151,7 @@ class Report:
                            "variants": list(self.variants),
                            "workloads": [{"name": n, "about": a} for n, a in self.workloads],
                            "results": rows(self.results), "scan": rows(self.scan),
+                           "scan_patterns": [dict(vars(p)) for p in SCAN_PATTERNS],
                            "conv": rows(self.conv)}, indent=1) + "\n"
 
 
@@ -325,21 +347,22 @@ def replay(h: Harness, variant: str, w: Workload) -> Result:
         m.close()
 
 
-def scan_point(h: Harness, variant: str, live: int, probes: int = 32) -> ScanPoint:
-    """Allocate single pages and free one in every HOLE_EVERY, so that at
-    least `live` stay (swiss cheese: each hole takes one page, not two);
-    then count the bit searches and bitmap words of `probes` two-page
-    allocations, which fit in none of the holes."""
+def scan_point(h: Harness, variant: str, pattern: ScanPattern, live: int,
+               probes: int = 32) -> ScanPoint:
+    """Make at least `live` allocations stay in `pattern`, then count the
+    bit searches and bitmap words of `probes` allocations of the pattern's
+    probe size."""
     m = Machine(h)
     try:
-        total = live + -(-live // (HOLE_EVERY - 1))
-        vas = [m.xmalloc(PAGE, 0) for _ in range(total)]
-        for va in vas[::HOLE_EVERY]:
+        total = live + (-(-live // (pattern.freed - 1)) if pattern.freed else 0)
+        vas = [m.xmalloc(pattern.pages * PAGE, 0) for _ in range(total)]
+        gone = vas[::pattern.freed] if pattern.freed else []
+        for va in gone:
             m.xfree(va)
         calls, words = m.counter("H_BITOP_CALLS"), m.counter("H_BITMAP_WORDS")
         for _ in range(probes):
-            m.xmalloc(2 * PAGE, 0)
-        return ScanPoint(variant, total - len(vas[::HOLE_EVERY]),
+            m.xmalloc(pattern.probe_pages * PAGE, 0)
+        return ScanPoint(pattern.name, variant, total - len(gone),
                          round((m.counter("H_BITOP_CALLS") - calls) / probes, 1),
                          round((m.counter("H_BITMAP_WORDS") - words) / probes, 1))
     except XenTrap as e:
@@ -376,15 +399,16 @@ def conv_cost(h: Harness, variant: str, pages: int = 256, rounds: int = 1000,
 
 
 def run(harnesses: dict[str, Harness], report: Report, loads: list[Workload],
-        curve: tuple[int, ...], say: Callable[[str], None]) -> Report:
+        curve: dict[ScanPattern, tuple[int, ...]], say: Callable[[str], None]) -> Report:
     """Every measurement on every tree; upstream first."""
     for variant, h in harnesses.items():
         say(f"{variant}: {len(loads)} workloads")
         report.results.extend(replay(h, variant, w) for w in loads)
         if h.has("xv_init"):
-            for live in curve:
-                say(f"{variant}: scan work at {live} live allocations")
-                report.scan.append(scan_point(h, variant, live))
+            for pattern, points in curve.items():
+                say(f"{variant}: scan work, {pattern.name}, {', '.join(map(str, points))} "
+                    "live allocations")
+                report.scan.extend(scan_point(h, variant, pattern, live) for live in points)
             report.conv.append(conv_cost(h, variant))
     return report
 
@@ -397,19 +421,23 @@ def host_map_limit() -> int:
         return DEFAULT_MAP_LIMIT
 
 
-def curve_points(quick: bool, say: Callable[[str], None]) -> tuple[int, ...]:
-    """Live allocations for the scan curve, 10^2 to 10^5, as far as the
-    host lets the shim map them: each vmapped page and the guard beside it
-    are two host mappings."""
+def curve_points(quick: bool, say: Callable[[str], None]) -> dict[ScanPattern, tuple[int, ...]]:
+    """Live allocations for each scan curve, 10^2 to 10^5, as far as the
+    shim's 1 GiB vmap window holds them and the host lets the shim mirror
+    them (each vmapped run and the guard beside it are two host mappings)."""
     wanted = (100, 300, 1000) if quick else (100, 300, 1000, 3000, 10000, 30000, 100000)
     limit = host_map_limit()
-    points = tuple(n for n in wanted if MAPS_PER_LIVE * n + MAPS_SPARE <= limit)
-    if points != wanted:
-        need = MAPS_PER_LIVE * wanted[-1] + MAPS_SPARE
-        say(f"the scan curve stops at {points[-1]} live allocations: vm.max_map_count is "
-            f"{limit}; 'sysctl -w vm.max_map_count={need}' (as root) lets it reach "
-            f"{wanted[-1]}")
-    return points
+    curve = {}
+    for p in SCAN_PATTERNS:
+        fits = [n for n in wanted if p.va_bits * n < WINDOW_PAGES * 0.95]
+        points = tuple(n for n in fits if p.host_maps * n + MAPS_SPARE <= limit)
+        if points != tuple(fits):
+            need = int(p.host_maps * fits[-1]) + MAPS_SPARE
+            say(f"the {p.name} scan curve stops at {points[-1]} live allocations: "
+                f"vm.max_map_count is {limit}; 'sysctl -w vm.max_map_count={need}' (as "
+                f"root) lets it reach {fits[-1]}")
+        curve[p] = points
+    return curve
 
 
 def measure(xen: Path | None, traces: Path, quick: bool,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gen.bench import UPSTREAM, Report, Result
+from gen.bench import SCAN_PATTERNS, UPSTREAM, Report, Result
 from gen.benchcache import store, write_atomic
 
 
@@ -92,19 +92,23 @@ def table(report: Report) -> str:
                    f"{pair(rows, '.1f', 'pte_writes_per_op'):>11}"
                    f"{pair(rows, '.1f', 'tlb_flushes_per_op'):>11}")
     out += [""]
-    out += wrap("vm_alloc() scan work for one 2-page allocation with N live 1-page "
-                "allocations and a 1-page hole after every ninth (swiss cheese): "
+    out += wrap("vm_alloc() scan work for one more allocation after N live ones: "
                 "find_next_bit()/find_next_zero_bit() calls and bitmap words read. "
                 "Upstream's xmalloc() does no vm_alloc().")
+    for p in SCAN_PATTERNS:
+        out += wrap(f"{p.name}: {p.about}; the next takes {p.probe_pages} "
+                    f"page{'s' if p.probe_pages > 1 else ''}.", indent="  ")
     out += [""]
-    out.append(f"{'':>8}" + "".join(f"{v:>25}" for v in variants))
-    out.append(f"{'live':>8}" + f"{'calls':>16}{'words':>9}" * len(variants))
-    for live in sorted({p.live for p in report.scan}):
-        cells = []
-        for v in variants:
-            p = next(p for p in report.scan if p.variant == v and p.live == live)
-            cells.append(f"{p.bitops_per_alloc:>16.0f}{p.words_per_alloc:>9.0f}")
-        out.append(f"{live:>8}" + "".join(cells))
+    out.append(f"{'':>16}" + "".join(f"{v:>18}" for v in variants))
+    out.append(f"{'pattern':<8}{'live':>8}" + f"{'calls':>10}{'words':>8}" * len(variants))
+    for p in SCAN_PATTERNS:
+        for live in sorted({s.live for s in report.scan if s.pattern == p.name}):
+            cells = []
+            for v in variants:
+                pt = next(s for s in report.scan
+                          if s.pattern == p.name and s.variant == v and s.live == live)
+                cells.append(f"{pt.bitops_per_alloc:>10.0f}{pt.words_per_alloc:>8.0f}")
+            out.append(f"{p.name:<8}{live:>8}" + "".join(cells))
     out += [""]
     out += wrap("virt_to_page() + page_to_virt(), time relative to the direct map's "
                 "arithmetic, timed in the same run (harness: -O1, ASSERTs on):")
@@ -147,18 +151,19 @@ def plot(report: Report, dest: Path) -> list[Path]:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for v in patched(report):
-        pts = sorted((p for p in report.scan if p.variant == v), key=lambda p: p.live)
-        xs = [p.live for p in pts]
-        ax.plot(xs, [p.bitops_per_alloc for p in pts], marker="o", label=f"{v}: bit searches")
-        ax.plot(xs, [p.words_per_alloc for p in pts], marker="s", linestyle="--",
-                label=f"{v}: bitmap words")
+    # The variants share vm_alloc(), so one variant's curves say it all.
+    first = patched(report)[0]
+    for p, marker in zip(SCAN_PATTERNS, "osd", strict=True):
+        pts = sorted((s for s in report.scan if s.variant == first and s.pattern == p.name),
+                     key=lambda s: s.live)
+        ax.plot([s.live for s in pts], [s.bitops_per_alloc for s in pts], marker=marker,
+                label=f"{p.name}: bit searches")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("live allocations (swiss cheese)")
+    ax.set_xlabel("live allocations")
     ax.set_ylabel("work per vm_alloc()")
-    ax.set_title("vm_alloc() scan cost against live allocations\n"
-                 "(the variants share vm_alloc(): their lines coincide)")
+    ax.set_title(f"vm_alloc() scan cost against live allocations ({first})\n"
+                 "(the variants share vm_alloc(); the table has both)")
     ax.legend()
     fig.tight_layout()
     scan = dest / "scan.png"

@@ -98,16 +98,31 @@ def test_only_the_variants_use_vmap(bench):
             assert r["pte_writes_per_op"] > 0, r
 
 
-def test_scan_work_grows_with_live_allocations(bench):
+def scan(bench, tree: str, pattern: str) -> list[dict]:
+    return sorted((p for p in bench.data["scan"]
+                   if p["variant"] == tree and p["pattern"] == pattern),
+                  key=lambda p: p["live"])
+
+
+@pytest.mark.parametrize("pattern", ["swiss", "aligned"])
+def test_scan_work_grows_with_live_allocations(bench, pattern):
+    """Holes in front of the fit, whether freed (swiss) or left by the
+    xenheap's natural alignment (aligned), are scanned one by one."""
     for tree in VARIANTS:
-        pts = sorted((p for p in bench.data["scan"] if p["variant"] == tree),
-                     key=lambda p: p["live"])
+        pts = scan(bench, tree, pattern)
         assert len(pts) >= 3, tree
         for a, b in itertools.pairwise(pts):
             assert b["bitops_per_alloc"] > a["bitops_per_alloc"], (a, b)
             assert b["words_per_alloc"] > a["words_per_alloc"], (a, b)
         # Every hole is visited: at least one bit search per live allocation.
         assert pts[-1]["bitops_per_alloc"] >= pts[-1]["live"]
+
+
+def test_packed_allocations_scan_nothing(bench):
+    """Without holes vm_low follows the allocations: one bit search each."""
+    for tree in VARIANTS:
+        pts = scan(bench, tree, "packed")
+        assert len(pts) >= 3 and all(p["bitops_per_alloc"] <= 2 for p in pts), pts
 
 
 def test_conversion_ratios_for_the_variants(bench):
