@@ -27,6 +27,9 @@ MARKER = "GEN-DOM0-MARKER"
 EXIT_OK = 65  # (0x20 << 1) | 1: what /init writes to the isa-debug-exit port
 BASE_CMDLINE = "console=com1 loglvl=all guest_loglvl=all dom0_mem=512M,max:512M bootscrub=false"
 DOM0_CMDLINE = "console=hvc0 earlyprintk=xen panic=1 quiet"
+DUMP_KEYS = b"d"  # Xen's debug key: registers and stack of every CPU
+DUMP_SECONDS = 10  # for the dump to reach the log
+DUMP_MARK = "*** Serial input to Xen"
 TOOLS = {"qemu-system-x86_64": "qemu-system-x86", "cpio": "cpio", "dpkg-deb": "dpkg"}
 
 INIT = f"""#!/bin/busybox sh
@@ -176,20 +179,39 @@ def judge(spec: BootSpec, text: str, exit_code: int | None) -> str:
     return ""
 
 
+def dump_state(proc: subprocess.Popen) -> None:
+    """Before a hung boot is killed: switch the serial input to Xen (three
+    CTRL-a) and press its debug key 'd', so that the log ends with every
+    CPU's registers and stack."""
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(b"\x01\x01\x01" + DUMP_KEYS)
+        proc.stdin.flush()
+        proc.wait(timeout=DUMP_SECONDS)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+
+
 def boot(spec: BootSpec, dom0: Dom0, log: Path) -> BootResult:
     log.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     with progress.running(f"boot {spec.name}"), log.open("wb") as out:
         proc = subprocess.Popen(qemu_command(spec, dom0), stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                stderr=subprocess.STDOUT, stdin=subprocess.PIPE)
         try:
             exit_code: int | None = proc.wait(timeout=spec.timeout)
         except subprocess.TimeoutExpired:
+            dump_state(proc)
             proc.kill()
             proc.wait()
             exit_code = None
     text = log.read_bytes().decode("utf-8", "replace").replace("\r", "")
     log.write_text(text)
     reason = judge(spec, text, exit_code)
+    before = text
+    if exit_code is None and DUMP_MARK in text:
+        # Quote where it hung, not the dump; the dump stays in the log.
+        before = text[:text.rindex(DUMP_MARK)].rpartition("\n")[0]
+        reason += "; Xen's 'd' dump of every CPU ends the log"
     return BootResult(spec, not reason, reason or "pass", exit_code,
-                      time.monotonic() - start, log, text.splitlines()[-40:])
+                      time.monotonic() - start, log, before.splitlines()[-40:])

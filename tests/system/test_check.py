@@ -115,6 +115,24 @@ def test_a_boot_failure_is_reported_with_the_log(gen_cli, xen_tree, tmp_path):
     assert failed and Path(failed[0]["log"]).is_file()
 
 
+def test_a_hung_boot_is_reported_with_a_dump_of_every_cpu(gen_cli, xen_tree, tmp_path):
+    """A boot that outlives --timeout (here: any boot, given 3 s) is a
+    timeout; Xen's 'd' debug key dumps every CPU into the log first, and
+    the quote shows where it stopped, not the dump."""
+    run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
+                  "--date", FIXED_DATE, "--builds", "release", "--no-control",
+                  "--cmdline", "", "--timeout", "3")
+    assert run.returncode == 1
+    report = json.loads((tmp_path / "out" / "split-vmap.check.json").read_text())
+    boot = {s["name"]: s for s in report["steps"]}["boot"]
+    assert re.search(r"failed: timeout after 3s; Xen's 'd' dump", boot["detail"]), boot
+    assert not any("pressed -> dumping" in q for q in boot["quote"])
+    failed = next(b for b in report["boots"] if not b["ok"])
+    log = Path(failed["log"]).read_text()
+    assert "'d' pressed -> dumping registers" in log
+    assert re.search(r"\*\*\* Dumping CPU0 (host|guest) state", log)
+
+
 def test_a_missing_tool_names_the_fix():
     with pytest.raises(GenError, match="missing tools: no-such-package") as e:
         build.require_tools({"no-such-tool-xyz": "no-such-package", "sh": "dash"})
