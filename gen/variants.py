@@ -151,6 +151,17 @@ XPTI_DIRECTMAP = Patch(
     ),
 )
 
+XREALLOC_COPY = Patch(
+    slug="xrealloc-copy",
+    subject="xmalloc: don't read past the old block in _xrealloc()",
+    message="msg/xrealloc-copy.txt.j2",
+    edits=(
+        Hook(path="xen/common/xmalloc_tlsf.c", template=C + "xrealloc-copy.c.j2",
+             function="_xrealloc", match=r"^\s+memcpy\(p, ptr, min\(curr_size, size\)\);$",
+             where="before"),
+    ),
+)
+
 XFREE_CHECK = Patch(
     slug="xfree-check",
     subject="xmalloc: warn instead of freeing garbage on a bad xfree()",
@@ -210,7 +221,8 @@ XENHEAP_ON_VMAP = BootOption(
 
 # The patches both variants share come first, so that both series build
 # the same trees up to where they differ (and ccache serves the second).
-SHARED_HEAD = (XENHEAP_TRACK, XENHEAP_CONV, PERDOMAIN_MAP, XPTI_DIRECTMAP, XFREE_CHECK)
+SHARED_HEAD = (XREALLOC_COPY, XENHEAP_TRACK, XENHEAP_CONV, PERDOMAIN_MAP, XPTI_DIRECTMAP,
+               XFREE_CHECK)
 
 SPLIT_VMAP = Variant(
     name="split-vmap",

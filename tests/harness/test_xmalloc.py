@@ -212,3 +212,25 @@ def test_xfree_of_what_is_no_live_block(checked, on_vmap, case):
         assert sim.records() == []
     finally:
         sim.close()
+
+
+def test_xrealloc_reads_nothing_past_the_block_it_moves(xsim):
+    """The last block of a pool page, aligned to 64 and so padded, grown
+    out of the pool: _xrealloc() must copy from the pointer to the end of
+    the block, not the block's size from the pointer.  With the pool on
+    vmap a guard page follows, and the over-read that xrealloc-copy fixes
+    faulted there (found by the sanitized state machine)."""
+    s, h = xsim, xsim.h
+    blocks = [alloc(s, 176, 64) for _ in range(PAGE // 176 + 2)]
+    page = blocks[0] & ~(PAGE - 1)
+    last = max(p for p in blocks if p & ~(PAGE - 1) == page)
+    assert PAGE - (last - page) < 176 + 64, "the block is not at the end of its page"
+    if s.on_vmap:
+        assert s.read(page + PAGE, 1) is None, "no guard page after the pool page"
+    data = fill(s, last, 176, 7)
+    q = s.addr(h.xrealloc(s.ptr(last), PAGE - 64, 64))
+    assert q and q % 64 == 0 and s.read(q, 176) == data
+    h.xfree(s.ptr(q))
+    for p in blocks:
+        if p != last:
+            h.xfree(s.ptr(p))
