@@ -59,22 +59,55 @@ def test_real_baseline_matches_its_recorded_features(debian_tree, xen_root):
     assert baseline.probe(xen_root).features == FEATURE_SETS["4.17.5"]
 
 
-@pytest.mark.parametrize("fs_name", sorted(FEATURE_SETS))
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_rendered_hunks_and_messages(variant, fs_name):
-    var = VARIANTS[variant]
-    base = baseline.Baseline((4, 99), "", FEATURE_SETS[fs_name])
-    patches = var.for_baseline(base)
-    renderer = Renderer(template_context(var, base, patches))
-    for n, patch in enumerate(patches, start=1):
-        where = GOLDEN / "hunks" / fs_name / variant / f"{n:02d}-{patch.slug}"
-        compare(where / "message.txt", renderer.render(patch.message))
-        step = Renderer(template_context(var, base, patches, upto=n))
-        for k, edit in enumerate(patch.edits, start=1):
-            if not edit.template or not edit.applies(base):
-                continue
-            name = Path(edit.template).name.removesuffix(".j2")
-            compare(where / f"{k}-{name}", step.render(edit.template))
+def rendered() -> dict[tuple[str, str], dict[tuple[str, str], str]]:
+    """Every rendered message and hunk of every variant on every recorded
+    baseline: {(slug, file): {(baseline, variant): text}}."""
+    out: dict[tuple[str, str], dict[tuple[str, str], str]] = {}
+    for fs_name, features in FEATURE_SETS.items():
+        base = baseline.Baseline((4, 99), "", features)
+        for name, var in VARIANTS.items():
+            patches = var.for_baseline(base)
+            renderer = Renderer(template_context(var, base, patches))
+            for n, patch in enumerate(patches, start=1):
+                texts = {"message.txt": renderer.render(patch.message)}
+                step = Renderer(template_context(var, base, patches, upto=n))
+                for k, edit in enumerate(patch.edits, start=1):
+                    if edit.template and edit.applies(base):
+                        stem = Path(edit.template).name.removesuffix(".j2")
+                        texts[f"{k}-{stem}"] = step.render(edit.template)
+                for file, text in texts.items():
+                    out.setdefault((patch.slug, file), {})[fs_name, name] = text
+    return out
+
+
+def golden_path(slug: str, file: str, where: tuple[str, str],
+                texts: dict[tuple[str, str], str]) -> Path:
+    """One golden file per distinct text: hunks/<slug>/ when every baseline
+    and variant renders it alike, hunks/<slug>/<baseline>/ when the
+    variants agree on that baseline, else hunks/<slug>/<baseline>/<variant>/."""
+    fs_name, variant = where
+    root = GOLDEN / "hunks" / slug
+    if len(set(texts.values())) == 1:
+        return root / file
+    same_fs = {t for (f, _v), t in texts.items() if f == fs_name}
+    if len(same_fs) == 1:
+        return root / fs_name / file
+    return root / fs_name / variant / file
+
+
+def test_rendered_hunks_and_messages():
+    expected = set()
+    for (slug, file), texts in rendered().items():
+        for where, text in texts.items():
+            path = golden_path(slug, file, where, texts)
+            expected.add(path)
+            compare(path, text)
+    found = {p for p in (GOLDEN / "hunks").rglob("*") if p.is_file()}
+    if UPDATE:
+        for stale in found - expected:
+            stale.unlink()
+    else:
+        assert found == expected, f"stale golden files: {sorted(found - expected)}"
 
 
 def test_fixture_series(tmp_path, monkeypatch):

@@ -1,3 +1,0 @@
-if ( xenheap_vmap_extend(mfn_to_pdx(spfn), mfn_to_pdx(epfn)) )
-    return -ENOMEM;
-

@@ -1,2 +1,0 @@
- *       They do handle xenheap pages mapped in the vmap area, as struct
- *       domain is one.

@@ -1,1 +1,0 @@
-PFN_ORDER(pg) = 0;

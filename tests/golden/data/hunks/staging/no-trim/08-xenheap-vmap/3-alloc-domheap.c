@@ -1,2 +1,0 @@
-pg = alloc_domheap_pages(NULL, order,
-                         (memflags & ~MEMF_directmap) | MEMF_no_scrub);

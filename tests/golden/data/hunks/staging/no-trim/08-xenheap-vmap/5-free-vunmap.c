@@ -1,3 +1,0 @@
-pg = xenheap_vunmap(v, order);
-if ( !pg )
-    return;

@@ -1,2 +1,0 @@
-xenheap_vmap_init();
-

@@ -1,2 +1,0 @@
-/* It may not be in the direct map: unmapped below. */
-l1tab = __map_domain_page(pg);
