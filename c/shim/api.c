@@ -26,6 +26,7 @@ int h_init(unsigned long ram_pages, unsigned long boot_pages,
 {
     shim_report_reset();
     shim_xlog_reset();
+    h_preempt_at(0, 0);
     system_state = SYS_STATE_active;
     window_bytes = window_pages << PAGE_SHIFT;
     if ( window_bytes > SHIM_WINDOW_BYTES || VMAP_REGION_NR > SHIM_NR_WINDOWS )
@@ -256,6 +257,45 @@ H_WRAP(void *, h_alloc_xenheap_pages,
        alloc_xenheap_pages(order, memflags))
 H_WRAP_VOID(h_free_xenheap_pages, (void *v, unsigned int order),
             free_xenheap_pages(v, order))
+
+static unsigned long preempt_at, preempt_points;
+static unsigned int preempt_order;
+static bool preempt_fired;
+static void *preempt_result;
+
+void h_preempt_at(unsigned long n, unsigned int order)
+{
+    preempt_at = n;
+    preempt_points = 0;
+    preempt_order = order;
+    preempt_fired = false;
+    preempt_result = NULL;
+}
+
+unsigned long h_preempt_points(void)
+{
+    return preempt_points;
+}
+
+int h_preempt_fired(void)
+{
+    return preempt_fired;
+}
+
+void *h_preempt_result(void)
+{
+    return preempt_result;
+}
+
+void shim_preempt_point(void)
+{
+    if ( !preempt_at || ++preempt_points != preempt_at )
+        return;
+    /* Once: the other CPU's own points do not count. */
+    preempt_at = 0;
+    preempt_fired = true;
+    preempt_result = alloc_xenheap_pages(preempt_order, 0);
+}
 
 unsigned int h_memf_directmap(void)
 {

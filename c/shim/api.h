@@ -144,6 +144,19 @@ void *h_alloc_xenheap_pages(unsigned int order, unsigned int memflags);
 void h_free_xenheap_pages(void *v, unsigned int order);
 unsigned int h_memf_directmap(void);  /* MEMF_directmap, or 0 */
 
+/*
+ * Another CPU.  The points where this CPU drops its last lock are where
+ * another CPU can get in between two of its critical sections.  From now
+ * on, at the nth such point (n > 0), alloc_xenheap_pages(order, 0) runs
+ * once, as if on another CPU; h_preempt_result() gives what it returned.
+ * h_preempt_points() counts the points passed since h_preempt_at(), so a
+ * test can first count them (n = ~0UL) and then try each one.
+ */
+void h_preempt_at(unsigned long n, unsigned int order);
+unsigned long h_preempt_points(void);
+int h_preempt_fired(void);
+void *h_preempt_result(void);
+
 #ifdef H_HAVE_XENHEAP_VMAP
 /* The tree's conversions; frames are pdx (compression is off). */
 unsigned long h_virt_to_page(const void *va);

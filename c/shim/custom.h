@@ -77,7 +77,10 @@ typedef u8 nodeid_t;
 #define XENLOG_ERR     "<E>"
 #define XENLOG_WARNING "<W>"
 
-/* Spinlocks: no other CPU, but taking one twice would deadlock Xen. */
+/*
+ * Spinlocks: taking one twice would deadlock Xen.  There is one CPU, but
+ * where it drops its last lock another CPU may get in (h_preempt_at()).
+ */
 typedef struct {
     bool held;
 } spinlock_t;
@@ -102,7 +105,8 @@ static inline void shim_spin_unlock(spinlock_t *l, const char *file,
     if ( !l->held )
         shim_trap(H_BUG, file, line, "spinlock released but not held");
     l->held = false;
-    shim_locks_held--;
+    if ( !--shim_locks_held )
+        shim_preempt_point();
 }
 
 /* Frames and the direct map. */

@@ -65,6 +65,9 @@ void shim_report_reset(void);
 extern unsigned long shim_counters[H_NR_COUNTERS];
 extern unsigned int shim_locks_held;
 
+/* This CPU holds no lock: another CPU may run here (h_preempt_at()). */
+void shim_preempt_point(void);
+
 /* The fault handler: probes first, then guarded calls. */
 void shim_signals_install(void);
 void shim_signals_restore(void);

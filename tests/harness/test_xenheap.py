@@ -224,3 +224,48 @@ def test_a_free_that_cannot_unmap_leaks_the_pages(vsim):
         if sub != first:
             s.xfree_pages(va + sub * PAGE, 2)
     assert h.frames_inuse(mfn, 512) == 0
+
+
+NEVER = (1 << 64) - 1  # h.preempt_at(): count the points, run nothing
+
+
+def another_cpu_at_every_point(s: Sim, order: int) -> int:
+    """Free a 2^order xenheap allocation once for every point where the
+    freeing CPU holds no lock, with another CPU allocating 2^order pages at
+    that point.  The other CPU's allocation must be whole whatever the
+    point: every page converts both ways.  Returns how many points handed
+    the other CPU the very range being freed."""
+    h, n = s.h, 1 << order
+    va = s.xalloc(order)
+    h.preempt_at(NEVER, order)
+    s.xfree_pages(va, order)
+    points = h.preempt_points()
+    assert points >= 1, "a free releases its VA under vm_lock"
+    reused = 0
+    for k in range(1, points + 1):
+        va = s.xalloc(order)
+        h.preempt_at(k, order)
+        s.xfree_pages(va, order)
+        assert h.preempt_fired(), f"point {k} of {points} was not reached"
+        other = s.addr(h.preempt_result())
+        assert other, f"the other CPU's allocation failed at point {k}"
+        reused += other == va
+        mfn = h.vmap_to_mfn(s.ptr(other))
+        for i in range(n):
+            assert h.virt_to_page(s.ptr(other + i * PAGE)) == mfn + i, \
+                f"point {k}: the other CPU's page {i} lost its virt->page"
+            assert s.addr(h.page_to_virt(mfn + i)) == other + i * PAGE, \
+                f"point {k}: the other CPU's page {i} lost its page->virt"
+        s.xfree_pages(other, order)
+    h.preempt_at(0, 0)
+    return reused
+
+
+@pytest.mark.parametrize("order", [0, 3])
+def test_another_cpu_between_the_critical_sections_of_a_free(vsim, order):
+    """free_xenheap_pages() releases the VA under vm_lock and tracks pages
+    outside it.  Another CPU that gets in between may be handed the range
+    being freed and track it as its own: the freeing CPU must not touch the
+    tracking after that.  At least one point must hand the range over, or
+    the test would prove nothing."""
+    assert another_cpu_at_every_point(vsim, order) >= 1

@@ -60,10 +60,20 @@ static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
              !is_xen_heap_page(pdx_to_page(pdx + i)) )
             goto bad;
 
-    /* On failure the range stays mapped and allocated: leak it, warned. */
-    if ( vunmap_partial(va, nr) )
-        return NULL;
+    /*
+     * Untrack first: once vunmap_partial() drops vm_lock, another CPU may
+     * be given this range and track it as its own.
+     */
     xenheap_vmap_untrack(va, pdx, nr);
+    if ( vunmap_partial(va, nr) )
+    {
+        /*
+         * The range stays mapped and allocated: leak it, warned, tracked
+         * as it was.  Its virt->page is backed, so tracking cannot fail.
+         */
+        xenheap_vmap_track(va, pdx, nr);
+        return NULL;
+    }
 
     return pdx_to_page(pdx);
 
