@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -444,24 +443,20 @@ def measure(xen: Path | None, traces: Path, quick: bool,
             say: Callable[[str], None]) -> Report:
     """Build upstream and every variant from the tree, then measure all."""
     loads = workloads(traces, QUICK_N if quick else SYNTHETIC_N)
-    tree = xentree.open_tree(xen, progress=say)
-    try:
-        with tempfile.TemporaryDirectory(prefix="gen-bench-") as tmp:
-            scratch = Path(tmp)
-            repo = xentree.checkout(tree, scratch / UPSTREAM, f"gen/{UPSTREAM}")
-            roots = {UPSTREAM: Path(repo.working_tree_dir or scratch / UPSTREAM)}
-            for name, variant in VARIANTS.items():
-                say(f"{name}: applying the series")
-                built = pipeline.build(variant, tree, scratch / name,
-                                       pipeline.PLACEHOLDER_AUTHOR, "@0 +0000", "")
-                roots[name] = built.root
-            harnesses = {}
-            for name, root in roots.items():
-                say(f"{name}: building the harness")
-                harnesses[name] = harness.build(root, sanitize=False)
-            report = Report(baseline.probe(roots[UPSTREAM]).version_string, tree.baseline,
-                            quick, tuple(roots), [(w.name, w.about) for w in loads])
-            return run(harnesses, report, loads, curve_points(quick, say), say)
-    finally:
-        if tree.kind == "unpacked":
-            shutil.rmtree(tree.repo.parent, ignore_errors=True)
+    with xentree.opened(xen, progress=say) as tree, \
+            tempfile.TemporaryDirectory(prefix="gen-bench-") as tmp:
+        scratch = Path(tmp)
+        repo = xentree.checkout(tree, scratch / UPSTREAM, f"gen/{UPSTREAM}")
+        roots = {UPSTREAM: Path(repo.working_tree_dir or scratch / UPSTREAM)}
+        for name, variant in VARIANTS.items():
+            say(f"{name}: applying the series")
+            built = pipeline.build(variant, tree, scratch / name,
+                                   pipeline.PLACEHOLDER_AUTHOR, "@0 +0000", "")
+            roots[name] = built.root
+        harnesses = {}
+        for name, root in roots.items():
+            say(f"{name}: building the harness")
+            harnesses[name] = harness.build(root, sanitize=False)
+        report = Report(baseline.probe(roots[UPSTREAM]).version_string, tree.baseline,
+                        quick, tuple(roots), [(w.name, w.about) for w in loads])
+        return run(harnesses, report, loads, curve_points(quick, say), say)

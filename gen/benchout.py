@@ -172,13 +172,14 @@ def plot(report: Report, dest: Path) -> list[Path]:
     return [waste, scan]
 
 
-def write(report: Report, dest: Path) -> list[Path]:
-    """bench.json, bench.txt and the plots in dest; the table also in the
-    cache, for the cover letter of a series on the same baseline."""
+def write(report: Report, dest: Path, plots: bool = True) -> list[Path]:
+    """bench.json, bench.txt and (with plots) the plots in dest; the table
+    also in the cache, for the cover letter of a series on the same
+    baseline."""
     text = table(report)
     json_path, txt_path = dest / "bench.json", dest / "bench.txt"
     write_atomic(json_path, report.to_json())
     write_atomic(txt_path, text)
-    pngs = plot(report, dest)
+    pngs = plot(report, dest) if plots else []
     store(report.baseline, text)
     return [txt_path, json_path, *pngs]

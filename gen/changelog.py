@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gen import inputs
 from gen.errors import GenError
 
 
@@ -62,9 +63,7 @@ def parse(text: str, path: str = "changelog") -> Changelog:
 
 
 def load(path: Path, reroll: int, slugs: set[str]) -> Changelog:
-    if not path.is_file():
-        raise GenError(f"changelog file not found: {path}")
-    log = parse(path.read_text(), str(path))
+    log = parse(inputs.readable_file(path, "--changelog"), str(path))
     for v in log.versions:
         if v.number > reroll:
             raise GenError(f"{path}: has a v{v.number} section, but this is v{reroll}")

@@ -232,7 +232,11 @@ class Ladder:
 
     def run(self) -> Report:
         build.require_tools({**build.TOOLS, **boot.TOOLS})
-        self.tree = xentree.open_tree(self.req.xen, self.req.base, progress=progress.say)
+        with xentree.opened(self.req.xen, self.req.base, progress=progress.say) as tree:
+            self.tree = tree
+            return self._run()
+
+    def _run(self) -> Report:
         self.report.baseline = self.tree.baseline
         order: list[tuple[str, Callable[[], None]]] = [
             ("gates", self.gates), ("apply", self.apply), ("harness", self.harness),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import shlex
 import sys
 from pathlib import Path
 
-from gen import __version__
+import git
+
+from gen import __version__, changelog, inputs
 from gen.errors import GenError
 from gen.variants import VARIANTS
 
@@ -51,6 +54,9 @@ def add_generate_options(p: argparse.ArgumentParser) -> None:
                    help="author and commit date for every patch (default: "
                         "$SOURCE_DATE_EPOCH if set, else now); fixed dates give "
                         "byte-identical output")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing DIR/<variant>/ (gen check: generate it "
+                        "afresh, as --regenerate does)")
 
 
 def generate_parser() -> argparse.ArgumentParser:
@@ -63,8 +69,6 @@ def generate_parser() -> argparse.ArgumentParser:
                "after every patch, boot dom0 under QEMU).")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_generate_options(p)
-    p.add_argument("--force", action="store_true",
-                   help="replace an existing DIR/<variant>/")
     return p
 
 
@@ -85,14 +89,15 @@ def check_parser() -> argparse.ArgumentParser:
     p.add_argument("--cmdline", action="append", metavar="ARGS",
                    help="a Xen command line to boot each build with, added to the base "
                         "one; repeatable (default: '' and 'xpti=true')")
-    p.add_argument("--smp", type=int, default=2, help="CPUs to boot with (default: 2)")
-    p.add_argument("--memory", type=int, default=2048, metavar="MB",
+    p.add_argument("--smp", type=inputs.positive_int, default=2,
+                   help="CPUs to boot with (default: 2)")
+    p.add_argument("--memory", type=inputs.positive_int, default=2048, metavar="MB",
                    help="guest RAM in MiB (default: 2048)")
-    p.add_argument("--timeout", type=int, default=180, metavar="S",
+    p.add_argument("--timeout", type=inputs.positive_int, default=180, metavar="S",
                    help="seconds before a boot counts as hung (default: 180)")
     p.add_argument("--no-control", dest="control", action="store_false",
                    help="skip booting the unpatched baseline")
-    p.add_argument("-j", "--jobs", type=int, metavar="N",
+    p.add_argument("-j", "--jobs", type=inputs.positive_int, metavar="N",
                    help="parallel make jobs (default: all CPUs)")
     return p
 
@@ -139,7 +144,7 @@ def bench_parser() -> argparse.ArgumentParser:
                    help="CPUsxMiB boot points to record (default: %(default)s)")
     p.add_argument("--traces", type=Path, default=Path("bench/traces"), metavar="DIR",
                    help="where traces are written and read (default: bench/traces)")
-    p.add_argument("--timeout", type=int, default=600, metavar="S",
+    p.add_argument("--timeout", type=inputs.positive_int, default=600, metavar="S",
                    help="seconds before a recording boot counts as hung")
     return p
 
@@ -166,18 +171,15 @@ def cmd_bench(argv: list[str]) -> int:
 def bench_replay(args: argparse.Namespace) -> int:
     from gen import bench, benchout, progress
 
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError as e:
-        raise GenError("gen bench needs matplotlib for its plots",
-                       hint="pip install -e '.[bench]' (or apt-get install "
-                            "python3-matplotlib)") from e
-    if args.output.exists() and not args.output.is_dir():
-        raise GenError(f"{args.output} exists and is not a directory")
+    plots = importlib.util.find_spec("matplotlib") is not None
+    inputs.writable_dir(args.output, "-o")
     args.output.mkdir(parents=True, exist_ok=True)
     with progress.running("measuring upstream, " + " and ".join(VARIANTS)):
         report = bench.measure(args.xen, args.traces, args.quick, progress.say)
-    files = benchout.write(report, args.output)
+    files = benchout.write(report, args.output, plots)
+    if not plots:
+        progress.say("no plots: they need matplotlib (pip install -e '.[bench]', or "
+                     "apt-get install python3-matplotlib)")
     print(files[0].read_text(), end="")
     for f in files:
         progress.say(f"wrote {f}")
@@ -193,15 +195,24 @@ def make_request(args: argparse.Namespace, argv: list[str], command: str):
                             + " (python -m gen list)")
     if args.reroll_count < 1:
         raise GenError("--reroll-count must be 1 or more")
+    variant = VARIANTS[args.variant]
+    inputs.writable_dir(args.output, "-o")
+    if args.changelog:
+        changelog.load(args.changelog, args.reroll_count, {p.slug for p in variant.patches})
     date = args.date
     if date is None and os.environ.get("SOURCE_DATE_EPOCH"):
-        date = f"@{int(os.environ['SOURCE_DATE_EPOCH'])} +0000"
+        epoch = os.environ["SOURCE_DATE_EPOCH"]
+        if not epoch.isdigit():
+            raise GenError(f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds")
+        date = f"@{epoch} +0000"
+    if date is not None:
+        inputs.git_date(date)
     return pipeline.Request(
-        variant=VARIANTS[args.variant], xen=args.xen, base=args.base, output=args.output,
+        variant=variant, xen=args.xen, base=args.base, output=args.output,
         reroll=args.reroll_count, changelog=args.changelog, signoff=args.signoff,
         trailers=tuple(args.trailer),
         to=tuple(args.to) if args.to else pipeline.Request.to,
-        cc=args.cc, force=getattr(args, "force", False), date=date,
+        cc=args.cc, force=args.force, date=date,
         command=f"python -m gen {command}" + shlex.join(argv))
 
 
@@ -230,7 +241,7 @@ def cmd_check(argv: list[str]) -> int:
                           else check.Matrix.cmdlines,
                           smp=args.smp, memory=args.memory, timeout=args.timeout,
                           control=args.control, jobs=args.jobs)
-    report = check.Ladder(req, matrix, args.regenerate).run()
+    report = check.Ladder(req, matrix, args.regenerate or args.force).run()
     print(summary(report))
     return 0 if report.ok else 1
 
@@ -249,6 +260,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gen: error: {e}", file=sys.stderr)
         if e.hint:
             print(f"gen: hint: {e.hint}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        # Whatever the checks up front could not foresee: one line, no trace.
+        where = f": {e.filename}" if e.filename else ""
+        print(f"gen: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
+    except git.GitCommandError as e:
+        said = [ln.strip() for ln in str(e.stderr).splitlines() if ln.strip()]
+        why = said[-1].removeprefix("stderr: ").strip("'") if said else f"status {e.status}"
+        what = e.command[1] if isinstance(e.command, list) and len(e.command) > 1 else ""
+        print(f"gen: error: git {what} failed: {why}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("gen: interrupted", file=sys.stderr)

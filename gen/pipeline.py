@@ -136,48 +136,43 @@ def generate(req: Request) -> list[Path]:
     publish.refuse_existing(req.dest, req.force)
     date = req.date or f"@{int(time.time())} +0000"
     trailer_pairs = [publish.parse_trailer(t) for t in req.trailers]
-    tree = xentree.open_tree(req.xen, req.base, progress=log)
-    author, signer = resolve_author(req, tree)
-    trailers = publish.trailer_block(trailer_pairs, signer)
+    with xentree.opened(req.xen, req.base, progress=log) as tree, \
+            tempfile.TemporaryDirectory(prefix="gen-") as tmp:
+        author, signer = resolve_author(req, tree)
+        trailers = publish.trailer_block(trailer_pairs, signer)
+        scratch = Path(tmp)
+        built = build(req.variant, tree, scratch, author, date, trailers)
+        log(f"baseline Xen {built.base.version_string}, {len(built.patches)} patches")
+        slugs = {p.slug: p.subject for p in built.patches}
+        log_ = changelog.load(req.changelog, req.reroll, set(slugs)) if req.changelog \
+            else None
+        if req.reroll > 1 and log_ is None:
+            log(f"warning: v{req.reroll} without --changelog: reviewers expect "
+                f"'Changes in v{req.reroll}'")
 
-    try:
-        with tempfile.TemporaryDirectory(prefix="gen-") as tmp:
-            scratch = Path(tmp)
-            built = build(req.variant, tree, scratch, author, date, trailers)
-            log(f"baseline Xen {built.base.version_string}, {len(built.patches)} patches")
-            slugs = {p.slug: p.subject for p in built.patches}
-            log_ = changelog.load(req.changelog, req.reroll, set(slugs)) if req.changelog \
-                else None
-            if req.reroll > 1 and log_ is None:
-                log(f"warning: v{req.reroll} without --changelog: reviewers expect "
-                    f"'Changes in v{req.reroll}'")
+        renderer = Renderer(template_context(req.variant, built.base, built.patches))
+        cover = renderer.render(
+            "cover.txt.j2", tool_version=__version__, command=req.command,
+            origin=tree.origin, baseline_commit=tree.baseline,
+            upstream_hint=tree.upstream_hint, bench=cached_table(tree.baseline),
+            tested=report.tested(req.output / f"{req.variant.name}.check.json",
+                                 tree.baseline),
+            changelog=changelog.cover_notes(log_, slugs) if log_ else "")
 
-            renderer = Renderer(template_context(req.variant, built.base, built.patches))
-            cover = renderer.render(
-                "cover.txt.j2", tool_version=__version__, command=req.command,
-                origin=tree.origin, baseline_commit=tree.baseline,
-                upstream_hint=tree.upstream_hint, bench=cached_table(tree.baseline),
-                tested=report.tested(req.output / f"{req.variant.name}.check.json",
-                                     tree.baseline),
-                changelog=changelog.cover_notes(log_, slugs) if log_ else "")
-
-            req.dest.parent.mkdir(parents=True, exist_ok=True)
-            staged = Path(tempfile.mkdtemp(prefix=f".{req.variant.name}.tmp-",
-                                           dir=req.dest.parent.resolve()))
-            try:
-                mail = publish.Mail(req.to, req.reroll)
-                files = publish.format_series(built.repo, built.branch, tree.baseline, cover,
-                                              mail, author, date, staged)
-                if log_:
-                    for patch, path in zip(built.patches, files[1:], strict=True):
-                        publish.insert_notes(path, changelog.patch_notes(log_, patch.slug))
-                if req.cc:
-                    publish.address_series(built.root, files)
-                publish.install(staged, req.dest, req.force)
-            except BaseException:
-                shutil.rmtree(staged, ignore_errors=True)
-                raise
-    finally:
-        if tree.kind == "unpacked":
-            shutil.rmtree(tree.repo.parent, ignore_errors=True)
+        req.dest.parent.mkdir(parents=True, exist_ok=True)
+        staged = Path(tempfile.mkdtemp(prefix=f".{req.variant.name}.tmp-",
+                                       dir=req.dest.parent.resolve()))
+        try:
+            mail = publish.Mail(req.to, req.reroll)
+            files = publish.format_series(built.repo, built.branch, tree.baseline, cover,
+                                          mail, author, date, staged)
+            if log_:
+                for patch, path in zip(built.patches, files[1:], strict=True):
+                    publish.insert_notes(path, changelog.patch_notes(log_, patch.slug))
+            if req.cc:
+                publish.address_series(built.root, files)
+            publish.install(staged, req.dest, req.force)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
     return [req.dest / f.name for f in files]

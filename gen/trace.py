@@ -85,10 +85,10 @@ def record(xen: Path | None, points: list[Point], dest: Path, command: str,
            timeout: int = 300) -> list[Path]:
     """Boot the instrumented baseline at each point; write one trace each."""
     build.require_tools({**build.TOOLS, **boot.TOOLS})
-    tree = xentree.open_tree(xen, progress=progress.say)
     cache = xentree.cache_dir()
     written = []
-    with tempfile.TemporaryDirectory(prefix="gen-trace-") as tmp:
+    with xentree.opened(xen, progress=progress.say) as tree, \
+            tempfile.TemporaryDirectory(prefix="gen-trace-") as tmp:
         work = Path(tmp)
         repo = xentree.checkout(tree, work / "xen", "trace")
         root = Path(repo.working_tree_dir or work)

@@ -7,12 +7,13 @@ default tree (Debian's source package) lives in the cache.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,19 @@ def open_tree(path: Path | None, base: str = "HEAD", progress: Progress = print)
     if _is_toplevel_repo(path):
         return clone_tree(path, base)
     return unpacked_tree(path, progress)
+
+
+@contextlib.contextmanager
+def opened(path: Path | None, base: str = "HEAD",
+           progress: Progress = print) -> Iterator[XenTree]:
+    """open_tree(), and the scratch repository of an imported unpacked tree
+    removed when the block ends, however it ends."""
+    tree = open_tree(path, base, progress)
+    try:
+        yield tree
+    finally:
+        if tree.kind == "unpacked":
+            shutil.rmtree(tree.repo.parent, ignore_errors=True)
 
 
 def _is_toplevel_repo(path: Path) -> bool:
