@@ -47,6 +47,8 @@ class Matrix:
     timeout: int = 180
     control: bool = True
     jobs: int | None = None
+    harness: bool = True  # run the harness step
+    bisect: bool = True  # build the first configuration after every patch
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -118,6 +120,7 @@ class Ladder:
         self.commits = self.repo.git.rev_list("--reverse",
                                               f"{self.tree.baseline}..HEAD").split()
         self.subjects = [self.repo.commit(c).summary for c in self.commits]
+        self.report.digest = gitutil.series_digest(self.repo, self.tree.baseline)
         self.steps["apply"].detail = f"git am: {len(self.commits)} patches onto " \
                                      f"{self.tree.baseline[:12]}"
 
@@ -125,6 +128,9 @@ class Ladder:
         """The harness suite against the tree git am produced: the real,
         patched C on the userspace model of x86-64 paging."""
         step = self.steps["harness"]
+        if not self.matrix.harness:
+            step.status, step.detail = "skipped", "--no-harness"
+            return
         suite = REPO / "tests" / "harness"
         if not suite.is_dir():
             step.status, step.detail = "n/a", f"no harness tests at {suite}"
@@ -163,6 +169,8 @@ class Ladder:
         bisect = self.matrix.builds[0]
         for n, (label, commit, subject) in enumerate(points):
             self.repo.git.checkout("-q", "--detach", commit)
+            if not self.matrix.bisect and n not in (0, len(points) - 1):
+                continue
             ends = n in (0, len(points) - 1)
             for name, builder in self.builders.items():
                 if name != bisect and not ends:
@@ -183,6 +191,10 @@ class Ladder:
                     self.control_binaries[name] = self._keep(res.binary, f"xen-control-{name}")
         self.series_binaries = {n: b.out / "xen" for n, b in self.builders.items()}
         others = [b for b in self.matrix.builds if b != bisect]
+        if not self.matrix.bisect:
+            step.detail = (f"control and the last of {len(self.commits)} patches in "
+                           f"{', '.join(self.matrix.builds)} (--no-bisect)")
+            return
         step.detail = (f"control and {len(self.commits)} patches in {bisect}"
                        + (f"; control and last patch in {', '.join(others)}" if others else ""))
 

@@ -99,6 +99,11 @@ def check_parser() -> argparse.ArgumentParser:
                    help="skip booting the unpatched baseline")
     p.add_argument("-j", "--jobs", type=inputs.positive_int, metavar="N",
                    help="parallel make jobs (default: all CPUs)")
+    p.add_argument("--no-harness", dest="harness", action="store_false",
+                   help="skip the harness step (the check then passes as partial)")
+    p.add_argument("--no-bisect", dest="bisect", action="store_false",
+                   help="build only the control and the last patch, not every patch "
+                        "(faster; proves nothing about bisectability)")
     return p
 
 
@@ -240,7 +245,8 @@ def cmd_check(argv: list[str]) -> int:
                           cmdlines=tuple(args.cmdline) if args.cmdline is not None
                           else check.Matrix.cmdlines,
                           smp=args.smp, memory=args.memory, timeout=args.timeout,
-                          control=args.control, jobs=args.jobs)
+                          control=args.control, jobs=args.jobs, harness=args.harness,
+                          bisect=args.bisect)
     report = check.Ladder(req, matrix, args.regenerate or args.force).run()
     print(summary(report))
     return 0 if report.ok else 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,3 +70,21 @@ def commit_env(author: Identity | None, date: str) -> dict[str, str]:
     return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
             "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
             "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+
+
+def series_digest(repo: git.Repo, base: str, head: str = "HEAD") -> str:
+    """What identifies a series whatever its dates, hashes or notes: each
+    commit's message and `git patch-id --stable` of its diff, in order, and
+    the version of the tool that proved or generated it."""
+    from gen import __version__
+
+    h = hashlib.sha256(f"xen-directmap-gen {__version__}\n".encode())
+    for sha in repo.git.rev_list("--reverse", f"{base}..{head}").split():
+        diff = repo.git.show("--format=", "--no-color", "--full-index", sha) + "\n"
+        pid = subprocess.run(["git", "patch-id", "--stable"], input=diff, text=True,
+                             capture_output=True, check=True, env=isolated_env(),
+                             cwd=repo.working_tree_dir).stdout.split()
+        message = repo.commit(sha).message
+        assert isinstance(message, str)
+        h.update(f"{message.strip()}\0{pid[0] if pid else ''}\0".encode())
+    return h.hexdigest()

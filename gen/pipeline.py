@@ -18,7 +18,7 @@ import git
 from gen import __version__, baseline, changelog, publish, report, splice, syntax, xentree
 from gen.benchcache import cached_table
 from gen.errors import GenError
-from gen.gitutil import Identity, user_identity
+from gen.gitutil import Identity, series_digest, user_identity
 from gen.render import Features, Renderer
 from gen.series import Patch, Variant
 
@@ -143,6 +143,11 @@ def generate(req: Request) -> list[Path]:
         scratch = Path(tmp)
         built = build(req.variant, tree, scratch, author, date, trailers)
         log(f"baseline Xen {built.base.version_string}, {len(built.patches)} patches")
+        posting_base = tree.kind == "clone" and "unstable" in built.base.extraversion
+        if not posting_base:
+            log(f"warning: Xen {built.base.version_string} ({tree.origin}) is not a posting "
+                f"base: xen-devel takes series against staging; for posting, generate "
+                f"from a staging clone (--xen ~/xen.git)")
         slugs = {p.slug: p.subject for p in built.patches}
         log_ = changelog.load(req.changelog, req.reroll, set(slugs)) if req.changelog \
             else None
@@ -153,10 +158,10 @@ def generate(req: Request) -> list[Path]:
         renderer = Renderer(template_context(req.variant, built.base, built.patches))
         cover = renderer.render(
             "cover.txt.j2", tool_version=__version__, command=req.command,
-            origin=tree.origin, baseline_commit=tree.baseline,
+            origin=tree.origin, baseline_commit=tree.baseline, posting_base=posting_base,
             upstream_hint=tree.upstream_hint, bench=cached_table(tree.baseline),
             tested=report.tested(req.output / f"{req.variant.name}.check.json",
-                                 tree.baseline),
+                                 series_digest(built.repo, tree.baseline, built.branch)),
             changelog=changelog.cover_notes(log_, slugs) if log_ else "")
 
         req.dest.parent.mkdir(parents=True, exist_ok=True)

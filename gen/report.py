@@ -16,7 +16,7 @@ def seconds(s: float) -> str:
 @dataclass
 class Step:
     name: str
-    status: str = "not run"  # ok, failed, not run, n/a
+    status: str = "not run"  # ok, failed, not run, n/a, skipped (on request)
     seconds: float = 0.0
     detail: str = ""
     quote: list[str] = field(default_factory=list)
@@ -30,19 +30,30 @@ class Report:
     steps: list[Step]
     builds: list[dict] = field(default_factory=list)
     boots: list[dict] = field(default_factory=list)
+    # gitutil.series_digest() of what was applied: the series it proves.
+    digest: str = ""
 
     @property
     def ok(self) -> bool:
-        return all(s.status in ("ok", "n/a") for s in self.steps)
+        """Nothing failed and nothing could not run; a step skipped on
+        request is not a failure (see complete)."""
+        return all(s.status in ("ok", "skipped") for s in self.steps)
+
+    @property
+    def complete(self) -> bool:
+        """Every step ran and passed: the whole proof."""
+        return all(s.status == "ok" for s in self.steps)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self) | {"ok": self.ok}, indent=2) + "\n")
+        path.write_text(json.dumps(asdict(self) | {"ok": self.ok, "complete": self.complete},
+                                   indent=2) + "\n")
 
     @staticmethod
     def load(path: Path) -> Report:
         data = json.loads(path.read_text())
         data.pop("ok")
+        data.pop("complete", None)
         data["steps"] = [Step(**s) for s in data["steps"]]
         return Report(**data)
 
@@ -60,7 +71,9 @@ def summary(report: Report) -> str:
             lines.append(f"{b['name']:<44} {'pass' if b['ok'] else 'FAIL':<8} "
                          f"{seconds(b['seconds']):>7}  {'' if b['ok'] else b['reason']}")
     lines.append("")
-    lines.append("PASS" if report.ok else "FAIL")
+    skipped = [s.name for s in report.steps if s.status == "skipped"]
+    lines.append("FAIL" if not report.ok else
+                 f"PASS (partial: {', '.join(skipped)} skipped)" if skipped else "PASS")
     return "\n".join(lines)
 
 
@@ -74,12 +87,13 @@ class Tested:
     harness: str  # what the harness step ran, "" if it did not
 
 
-def tested(path: Path, baseline: str) -> Tested | None:
-    """The proof of a passing report of the same baseline, if there is one."""
+def tested(path: Path, digest: str) -> Tested | None:
+    """The proof of a complete, passing report of exactly this series (its
+    gitutil.series_digest()), if there is one."""
     if not path.is_file():
         return None
     report = Report.load(path)
-    if not report.ok or report.baseline != baseline or not report.boots:
+    if not report.complete or report.digest != digest or not report.boots:
         return None
     built = {(b["point"], b["config"]) for b in report.builds}
     points = {p for p, _ in built if p != "control"}

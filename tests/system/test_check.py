@@ -32,11 +32,11 @@ def checked(request, xen_tree, tmp_path_factory):
                          env=git_env(tmp / "home"), cwd=tmp, capture_output=True, text=True,
                          check=False)
     report = json.loads((tmp / "out" / f"{request.param}.check.json").read_text())
-    return request.param, Run(res.returncode, res.stdout, res.stderr), report
+    return request.param, Run(res.returncode, res.stdout, res.stderr), report, tmp
 
 
 def test_check_passes_with_the_default_matrix(checked):
-    variant, run, report = checked
+    variant, run, report, _ = checked
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     assert run.stdout.rstrip().endswith("PASS")
     assert report["ok"] is True
@@ -76,6 +76,25 @@ def test_check_passes_with_the_default_matrix(checked):
     assert re.search(r"^boot +ok +\S+ +\d+ boots with dom0 ", run.stdout, re.M)
 
 
+def test_the_cover_letter_quotes_the_check_of_this_series_only(checked, xen_tree):
+    """A series generated after the check, beside its report, says it was
+    tested; the same series with one more trailer (another digest) does not."""
+    variant, _, report, tmp = checked
+    assert report["complete"] and report["digest"]
+
+    def cover(*extra: str) -> str:
+        res = subprocess.run([sys.executable, "-m", "gen", "--variant", variant,
+                              *xen_args(xen_tree), "-o", "out", "--date", FIXED_DATE,
+                              "--force", *extra],
+                             env=git_env(tmp / "home"), cwd=tmp, capture_output=True,
+                             text=True, check=False)
+        assert res.returncode == 0, res.stderr
+        return (tmp / "out" / variant / "v1-0000-cover-letter.patch").read_text()
+
+    assert "Tested with `gen check` on this baseline" in cover()
+    assert "Tested with" not in cover("--trailer", "Assisted-by: someone")
+
+
 def test_a_broken_hunk_stops_at_the_build_naming_patch_and_error(gen_cli, xen_tree, tmp_path):
     """A hunk of x86's mm.c, which only the Xen build compiles (the harness
     does not), loses a ';': the ladder passes the harness and stops at the
@@ -105,12 +124,18 @@ def test_a_broken_hunk_stops_at_the_build_naming_patch_and_error(gen_cli, xen_tr
 
 
 def test_a_boot_failure_is_reported_with_the_log(gen_cli, xen_tree, tmp_path):
+    """One configuration, the control and the last patch only, no harness:
+    what is under test is how the ladder reports a boot."""
     run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
-                  "--date", FIXED_DATE, "--builds", "debug", "--no-control",
-                  "--cmdline", "dom0_mem=1M,max:1M")
+                  "--date", FIXED_DATE, "--builds", "debug", "--no-control", "--no-harness",
+                  "--no-bisect", "--cmdline", "dom0_mem=1M,max:1M")
     assert run.returncode == 1
     report = json.loads((tmp_path / "out" / "split-vmap.check.json").read_text())
-    boot = {s["name"]: s for s in report["steps"]}["boot"]
+    steps = {s["name"]: s for s in report["steps"]}
+    assert steps["harness"]["status"] == "skipped"
+    n = len(VARIANTS["split-vmap"].patches)
+    assert [b["point"] for b in report["builds"]] == ["control", f"{n}/{n}"]
+    boot = steps["boot"]
     assert boot["status"] == "failed"
     assert re.search(r"boot series-debug.* failed: panic: Panic on CPU 0", boot["detail"])
     assert len(boot["quote"]) == 40
@@ -126,7 +151,7 @@ def test_a_hung_boot_is_reported_with_a_dump_of_every_cpu(gen_cli, xen_tree, tmp
     the quote shows where it stopped, not the dump."""
     run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
                   "--date", FIXED_DATE, "--builds", "release", "--no-control",
-                  "--cmdline", "", "--timeout", "3")
+                  "--no-harness", "--no-bisect", "--cmdline", "", "--timeout", "3")
     assert run.returncode == 1
     report = json.loads((tmp_path / "out" / "split-vmap.check.json").read_text())
     boot = {s["name"]: s for s in report["steps"]}["boot"]
