@@ -28,7 +28,7 @@ from pathlib import Path
 
 import git
 
-from gen import boot, build, gitutil, pipeline, progress, xentree
+from gen import boot, build, gitutil, pipeline, progress, publish, xentree
 from gen.errors import GenError
 from gen.report import Report, Step, seconds
 from gen.series import Variant
@@ -81,7 +81,8 @@ class Ladder:
                                        pipeline.PLACEHOLDER_AUTHOR, "@0 +0000", "")
             self.steps["gates"].detail = (f"{len(built.patches)} patches render clean; "
                                           f"checking the existing {self.dest}")
-        cover = self.dest / f"v{self.req.reroll}-0000-cover-letter.patch"
+        prefix = publish.file_prefix(self.req.reroll)
+        cover = self.dest / f"{prefix}0000-cover-letter.patch"
         if not cover.is_file():
             raise GenError(f"{self.dest} has no {cover.name}",
                            hint="pass the same -v as when generating, or --regenerate")
@@ -92,8 +93,9 @@ class Ladder:
                            f"{self.tree.baseline[:12]})", hint="pass --regenerate")
 
     def apply(self) -> None:
-        patches = sorted(p for p in self.dest.glob(f"v{self.req.reroll}-*.patch")
-                         if "-0000-cover-letter" not in p.name)
+        prefix = publish.file_prefix(self.req.reroll)
+        patches = sorted(p for p in self.dest.glob(f"{prefix}[0-9][0-9][0-9][0-9]-*.patch")
+                         if not p.name.endswith("0000-cover-letter.patch"))
         self.repo = xentree.checkout(self.tree, self.work / "xen", "check")
         try:
             # Whitespace errors fail here, as they would in a maintainer's

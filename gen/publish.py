@@ -88,15 +88,22 @@ class Mail:
     reroll: int
 
 
+def file_prefix(reroll: int) -> str:
+    """How format-patch names the files of a version: a first posting has
+    no version, in its subjects or its file names, as on xen-devel."""
+    return f"v{reroll}-" if reroll > 1 else ""
+
+
 def format_series(repo: git.Repo, branch: str, baseline: str, cover: str, mail: Mail,
                   author: Identity, date: str, dest: Path) -> list[Path]:
     """git format-patch baseline..branch into dest, cover letter from `cover`
     (its first paragraph is the subject)."""
     repo.git.config(f"branch.{branch}.description", cover)
     args = [f"{baseline}..{branch}", "-o", str(dest.resolve()), "--cover-letter",
-            "--cover-from-description=subject", f"--reroll-count={mail.reroll}",
+            "--cover-from-description=subject",
             "--zero-commit", "--no-signature", f"--base={baseline}", "--numbered",
             "--subject-prefix=PATCH", "--no-thread", "--quiet"]
+    args += [f"--reroll-count={mail.reroll}"] if mail.reroll > 1 else []
     args += [f"--to={t}" for t in mail.to]
     repo.git.format_patch(*args, env={**gitutil.isolated_env(),
                                       **gitutil.commit_env(author, date)})

@@ -100,7 +100,7 @@ def test_existing_output_is_refused_then_forced(gen_cli, tmp_path):
     assert [p.name for p in dest.iterdir()] == ["mine.txt"]
     run = gen_cli("--variant", "split-vmap", "-o", "out", "--force", "--date", FIXED_DATE)
     assert run.returncode == 0, run.stderr
-    assert sorted(p.name for p in dest.iterdir())[0] == "v1-0000-cover-letter.patch"
+    assert sorted(p.name for p in dest.iterdir())[0] == "0000-cover-letter.patch"
     assert not (dest / "mine.txt").exists()
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["split-vmap"]
 

@@ -149,6 +149,6 @@ def test_cover_letter_includes_the_table(bench):
         res = gen(bench.tmp, env, "--variant", "split-vmap", "-o", str(out), "--date",
                   FIXED_DATE, "--no-cc")
         assert res.returncode == 0, res.stderr
-        covers[label] = next((out / "split-vmap").glob("*-0000-cover-letter.patch")).read_text()
+        covers[label] = next((out / "split-vmap").glob("*0000-cover-letter.patch")).read_text()
     assert table in covers["with"]
     assert "How much is wasted?" not in covers["without"]

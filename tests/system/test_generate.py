@@ -41,14 +41,14 @@ def series(request, xen_tree, tmp_path_factory):
 
 
 def patches_only(files: list[Path]) -> list[Path]:
-    return [f for f in files if "-0000-cover-letter" not in f.name]
+    return [f for f in files if not f.name.endswith("0000-cover-letter.patch")]
 
 
 def test_layout(series):
     _variant, dest, files = series
     names = [f.name for f in files]
-    assert names[0] == "v1-0000-cover-letter.patch"
-    assert [n[:8] for n in names[1:]] == [f"v1-{k:04d}-" for k in range(1, len(names))]
+    assert names[0] == "0000-cover-letter.patch"
+    assert [n[:5] for n in names[1:]] == [f"{k:04d}-" for k in range(1, len(names))]
     assert sorted(p.name for p in dest.iterdir()) == names
     assert not list(dest.parent.glob(".*tmp*")), "staging directory left behind"
 
@@ -62,7 +62,7 @@ def test_generating_twice_is_byte_identical(series, gen_cli, xen_tree, tmp_path)
     _match, mismatch, errors = filecmp.cmpfiles(dest, again, [f.name for f in files],
                                                shallow=False)
     # The cover letter quotes the command line, whose -o differs.
-    assert mismatch in ([], ["v1-0000-cover-letter.patch"]) and not errors
+    assert mismatch in ([], ["0000-cover-letter.patch"]) and not errors
     cover_a = files[0].read_text().replace(str(dest.parent), "OUT")
     cover_b = (again / files[0].name).read_text().replace(str(tmp_path / "again"), "OUT")
     assert cover_a == cover_b
@@ -97,7 +97,7 @@ def test_messages_follow_xen_devel_rules(series):
     _variant, _dest, files = series
     for f in patches_only(files):
         text = f.read_text()
-        subject = re.search(r"^Subject: \[PATCH v1 \d+/\d+\] (.*(?:\n .*)*)$", text, re.M)
+        subject = re.search(r"^Subject: \[PATCH \d+/\d+\] (.*(?:\n .*)*)$", text, re.M)
         assert subject, f.name
         subj = subject.group(1).replace("\n ", " ")
         body = text.split("\n\n", 1)[1].split("\n---\n", 1)[0]
