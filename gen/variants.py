@@ -55,7 +55,7 @@ XENHEAP_TRACK = Patch(
     edits=(
         TextAfter(path=KCONFIG, template=C + "kconfig.j2", match=r"^config BIGMEM$"),
         Lines(path="xen/arch/x86/Makefile", template=C + "makefile.j2",
-              match=r"^obj-y \+= xstate\.o$"),
+              match=r"^obj-y \+= xstate\.o$", where="before"),
         Lines(path="xen/arch/x86/include/asm/config.h", template=C + "layout.j2",
               match=r"^ \*  0xffff82d080000000 - 0xffff82dfffffffff \[62GB, ", where="replace"),
         Lines(path="xen/arch/x86/include/asm/config.h", template=C + "layout-bigmem.j2",

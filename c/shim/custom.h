@@ -76,6 +76,7 @@ typedef u8 nodeid_t;
 #define printk         shim_printk
 #define XENLOG_ERR     "<E>"
 #define XENLOG_WARNING "<W>"
+#define XENLOG_INFO    "<I>"
 
 /*
  * Spinlocks: taking one twice would deadlock Xen.  There is one CPU, but

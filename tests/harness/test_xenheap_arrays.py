@@ -99,7 +99,7 @@ def test_the_option_off_leaves_the_xenheap_in_the_direct_map(arrays):
         h.xv_set_opt(0)
         h.xv_init()
         assert not h.xv_active() and s.array_runs() == []
-        assert h.log()[-1] == "Xenheap on vmap: disabled\n"
+        assert h.log()[-1] == "<I>Xenheap on vmap: disabled\n"  # at XENLOG_INFO
         va = s.xalloc(2)
         assert s.layout("H_DIRECTMAP_VIRT_START") <= va and s.tracked() == []
         s.xfree_pages(va, 2)
@@ -184,7 +184,7 @@ def test_report_counts_what_is_tracked(vsim):
     assert h.xv_report() == 0
     pages = len(before) + 9
     runs = len({i - k for k, (_p, i, _r) in enumerate(sorted(s.tracked(), key=lambda t: t[1]))})
-    assert h.log()[-1] == f"Xenheap on vmap: {pages} pages in {runs} allocations\n"
+    assert h.log()[-1] == f"<I>Xenheap on vmap: {pages} pages in {runs} allocations\n"
     s.xfree_pages(a, 0)
     s.xfree_pages(b, 3)
 

@@ -38,7 +38,7 @@ static unsigned long back_range(unsigned long s, unsigned long e)
         unsigned int order = 0;
         struct page_info *pg = NULL;
 
-        if ( !(s & ((1UL << L2_PAGETABLE_SHIFT) - 1)) &&
+        if ( IS_ALIGNED(s, 1UL << L2_PAGETABLE_SHIFT) &&
              e - s >= (1UL << L2_PAGETABLE_SHIFT) )
         {
             order = PAGETABLE_ORDER;

@@ -43,7 +43,7 @@ static unsigned long back_range(unsigned long s, unsigned long e)
         unsigned int order = 0;
         struct page_info *pg = NULL;
 
-        if ( !(s & ((1UL << L2_PAGETABLE_SHIFT) - 1)) &&
+        if ( IS_ALIGNED(s, 1UL << L2_PAGETABLE_SHIFT) &&
              e - s >= (1UL << L2_PAGETABLE_SHIFT) )
         {
             order = PAGETABLE_ORDER;
@@ -114,7 +114,7 @@ void __init xenheap_vmap_init(void)
 
     if ( !opt_xenheap_vmap )
     {
-        printk("Xenheap on vmap: disabled\n");
+        printk(XENLOG_INFO "Xenheap on vmap: disabled\n");
         return;
     }
 
@@ -136,7 +136,8 @@ void __init xenheap_vmap_init(void)
     xenheap_vmap_active = true;
 
     groups = bitmap_weight(fwd_backed, FWD_GROUPS);
-    printk("Xenheap on vmap: VA %p-%p, page->virt %lukB for %u PDX groups, "
+    printk(XENLOG_INFO
+           "Xenheap on vmap: VA %p-%p, page->virt %lukB for %u PDX groups, "
            "virt->page on demand (up to %lukB)\n",
            (void *)VMAP_VIRT_START, arch_vmap_virt_end(),
            groups * (FWD_GROUP_BYTES >> 10), groups,
@@ -274,7 +275,8 @@ static int __init cf_check xenheap_vmap_report(void)
         }
     }
 
-    printk("Xenheap on vmap: %lu pages in %lu allocations\n", pages, runs);
+    printk(XENLOG_INFO "Xenheap on vmap: %lu pages in %lu allocations\n",
+           pages, runs);
 
     return 0;
 }

@@ -15,12 +15,12 @@ static int xenheap_vmap(const struct page_info *pg, unsigned int order,
     if ( !xenheap_vmap_active || (memflags & MEMF_directmap) )
         return 0;
 
-    va = __vmap(&mfn, 1u << order, 1, 1u << order, PAGE_HYPERVISOR,
+    va = __vmap(&mfn, 1U << order, 1, 1U << order, PAGE_HYPERVISOR,
                 VMAP_DEFAULT);
     if ( !va )
         return -ENOMEM;
 
-    if ( xenheap_vmap_track(va, page_to_pdx(pg), 1u << order) )
+    if ( xenheap_vmap_track(va, page_to_pdx(pg), 1U << order) )
     {
         vunmap(va);
         return -ENOMEM;
@@ -38,7 +38,7 @@ static int xenheap_vmap(const struct page_info *pg, unsigned int order,
  */
 static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
 {
-    unsigned int i, nr = 1u << order;
+    unsigned int i, nr = 1U << order;
     const void *va = (const void *)((unsigned long)v & PAGE_MASK);
     unsigned long pdx;
 
@@ -53,7 +53,7 @@ static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
 
     pdx = xenheap_vmap_lookup(va);
     if ( pdx == XENHEAP_VMAP_NO_PDX ||
-         (PFN_DOWN((unsigned long)va) & (nr - 1)) )
+         !IS_ALIGNED(PFN_DOWN((unsigned long)va), nr) )
         goto bad;
     for ( i = 0; i < nr; i++ )
         if ( xenheap_vmap_lookup(va + i * PAGE_SIZE) != pdx + i ||
