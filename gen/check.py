@@ -81,8 +81,7 @@ class Ladder:
                                        pipeline.PLACEHOLDER_AUTHOR, "@0 +0000", "")
             self.steps["gates"].detail = (f"{len(built.patches)} patches render clean; "
                                           f"checking the existing {self.dest}")
-        prefix = publish.file_prefix(self.req.reroll)
-        cover = self.dest / f"{prefix}0000-cover-letter.patch"
+        cover, _ = publish.series_files(self.dest, self.req.reroll)
         if not cover.is_file():
             raise GenError(f"{self.dest} has no {cover.name}",
                            hint="pass the same -v as when generating, or --regenerate")
@@ -93,9 +92,7 @@ class Ladder:
                            f"{self.tree.baseline[:12]})", hint="pass --regenerate")
 
     def apply(self) -> None:
-        prefix = publish.file_prefix(self.req.reroll)
-        patches = sorted(p for p in self.dest.glob(f"{prefix}[0-9][0-9][0-9][0-9]-*.patch")
-                         if not p.name.endswith("0000-cover-letter.patch"))
+        _, patches = publish.series_files(self.dest, self.req.reroll)
         self.repo = xentree.checkout(self.tree, self.work / "xen", "check")
         try:
             # Whitespace errors fail here, as they would in a maintainer's
@@ -170,10 +167,10 @@ class Ladder:
                                               start=1)]
         bisect = self.matrix.builds[0]
         for n, (label, commit, subject) in enumerate(points):
-            self.repo.git.checkout("-q", "--detach", commit)
-            if not self.matrix.bisect and n not in (0, len(points) - 1):
-                continue
             ends = n in (0, len(points) - 1)
+            if not ends and not self.matrix.bisect:
+                continue
+            self.repo.git.checkout("-q", "--detach", commit)
             for name, builder in self.builders.items():
                 if name != bisect and not ends:
                     continue

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import git
 
+from gen import __version__
+
 # Commits the tool makes for its own bookkeeping (importing an unpacked
 # tree) carry this name and no e-mail: they are never sent and are not a
 # person's identity.
@@ -76,15 +78,14 @@ def series_digest(repo: git.Repo, base: str, head: str = "HEAD") -> str:
     """What identifies a series whatever its dates, hashes or notes: each
     commit's message and `git patch-id --stable` of its diff, in order, and
     the version of the tool that proved or generated it."""
-    from gen import __version__
-
+    log = repo.git.log("-p", "--no-color", "--full-index", f"{base}..{head}",
+                       env=isolated_env())
+    ids = subprocess.run(["git", "patch-id", "--stable"], input=log + "\n", text=True,
+                         capture_output=True, check=True, env=isolated_env()).stdout
+    patch_id = {commit: pid for pid, commit in (ln.split() for ln in ids.splitlines())}
     h = hashlib.sha256(f"xen-directmap-gen {__version__}\n".encode())
     for sha in repo.git.rev_list("--reverse", f"{base}..{head}").split():
-        diff = repo.git.show("--format=", "--no-color", "--full-index", sha) + "\n"
-        pid = subprocess.run(["git", "patch-id", "--stable"], input=diff, text=True,
-                             capture_output=True, check=True, env=isolated_env(),
-                             cwd=repo.working_tree_dir).stdout.split()
         message = repo.commit(sha).message
         assert isinstance(message, str)
-        h.update(f"{message.strip()}\0{pid[0] if pid else ''}\0".encode())
+        h.update(f"{message.strip()}\0{patch_id.get(sha, '')}\0".encode())
     return h.hexdigest()

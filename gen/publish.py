@@ -94,6 +94,14 @@ def file_prefix(reroll: int) -> str:
     return f"v{reroll}-" if reroll > 1 else ""
 
 
+def series_files(dest: Path, reroll: int) -> tuple[Path, list[Path]]:
+    """The cover letter and the patches, in order, of version reroll in dest."""
+    prefix = file_prefix(reroll)
+    patches = sorted(dest.glob(f"{prefix}[0-9][0-9][0-9][0-9]-*.patch"))
+    cover = dest / f"{prefix}0000-cover-letter.patch"
+    return cover, [p for p in patches if p != cover]
+
+
 def format_series(repo: git.Repo, branch: str, baseline: str, cover: str, mail: Mail,
                   author: Identity, date: str, dest: Path) -> list[Path]:
     """git format-patch baseline..branch into dest, cover letter from `cover`
