@@ -77,7 +77,8 @@ class Result:
     free_runs: int  # runs of 2 or more clear bitmap bits (1 is a guard)
     largest_free_run: int
     pte_writes_per_op: float
-    tlb_flushes_per_op: float
+    tlb_flushes_per_op: float  # flush_area() calls: IPI rounds on an SMP host
+    full_flushes_per_op: float  # of those, whole-TLB (FLUSH_TLB_GLOBAL) flushes
     bitops_per_alloc: float
     words_per_alloc: float
 
@@ -198,6 +199,11 @@ def lifetimes(n: int, rng: random.Random) -> tuple[Op, ...]:
     return tuple(ops)
 
 
+def pairs(n: int, size: Callable[[random.Random], int], rng: random.Random) -> tuple[Op, ...]:
+    """n xmalloc()s, each freed at once, as a hypercall handler's buffer is."""
+    return tuple(op for k in range(n) for op in (Op(True, k, size(rng)), Op(False, k)))
+
+
 def log_uniform(rng: random.Random) -> int:
     return int(2 ** rng.uniform(12, 20))  # 4 KiB to 1 MiB
 
@@ -213,6 +219,10 @@ def synthetic(n: int) -> list[Workload]:
                  churn(n, log_uniform, rng("log-uniform"))),
         Workload("2^k+1", f"{n} sizes of 2^k+1 pages, k in 0..7, 30% freed",
                  churn(n, lambda r: (2 ** r.randint(0, 7) + 1) * PAGE, rng("2^k+1"))),
+        Workload("hypercall", f"{n} xmalloc()s of 16 B to 2 KiB, each freed at once",
+                 pairs(n, lambda r: r.randint(16, 2048), rng("hypercall"))),
+        Workload("page-pairs", f"{n} xmalloc()s of 1 to 16 pages, each freed at once",
+                 pairs(n, lambda r: r.randint(1, 16) * PAGE, rng("page-pairs"))),
         Workload("lifetimes", f"{n} log-uniform sizes, 1 in 8 long-lived, the rest "
                               f"freed 1 to 4 allocations later", lifetimes(n, rng("lifetimes"))),
     ]
@@ -310,7 +320,8 @@ def replay(h: Harness, variant: str, w: Workload) -> Result:
         bits0, _ = m.bitmap()
         base_va = va_use(bits0)
         xenheap0 = int(h.ram_xenheap_pages())
-        names = ("H_PTE_WRITES", "H_TLB_FLUSHES", "H_BITOP_CALLS", "H_BITMAP_WORDS")
+        names = ("H_PTE_WRITES", "H_TLB_FLUSHES", "H_TLB_FLUSH_ALL", "H_BITOP_CALLS",
+                 "H_BITMAP_WORDS")
         before = {n: m.counter(n) for n in names}
         live: dict[int, tuple[int, int]] = {}  # key -> (va, size)
         held = floor = held_peak = floor_peak = frees = 0
@@ -338,6 +349,7 @@ def replay(h: Harness, variant: str, w: Workload) -> Result:
                       floor_peak, held_peak, va_use(bits) - base_va, len(runs),
                       max(runs, default=0), round(delta["H_PTE_WRITES"] / ops, 2),
                       round(delta["H_TLB_FLUSHES"] / ops, 2),
+                      round(delta["H_TLB_FLUSH_ALL"] / ops, 2),
                       round(delta["H_BITOP_CALLS"] / allocs, 1),
                       round(delta["H_BITMAP_WORDS"] / allocs, 1))
     except XenTrap as e:
@@ -451,7 +463,7 @@ def measure(xen: Path | None, traces: Path, quick: bool,
         for name, variant in VARIANTS.items():
             say(f"{name}: applying the series")
             built = pipeline.build(variant, tree, scratch / name,
-                                   pipeline.PLACEHOLDER_AUTHOR, "@0 +0000", "")
+                                   pipeline.PLACEHOLDER_AUTHOR, "@0 +0000")
             roots[name] = built.root
         harnesses = {}
         for name, root in roots.items():

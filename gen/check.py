@@ -78,7 +78,7 @@ class Ladder:
         else:
             with tempfile.TemporaryDirectory(prefix="gen-gates-") as tmp:
                 built = pipeline.build(self.variant, self.tree, Path(tmp),
-                                       pipeline.PLACEHOLDER_AUTHOR, "@0 +0000", "")
+                                       pipeline.PLACEHOLDER_AUTHOR, "@0 +0000")
             self.steps["gates"].detail = (f"{len(built.patches)} patches render clean; "
                                           f"checking the existing {self.dest}")
         cover, _ = publish.series_files(self.dest, self.req.reroll)

@@ -171,10 +171,10 @@ def _toolchain() -> tuple[str, ...]:
             sysconfig.get_config_var("EXT_SUFFIX") or "")
 
 
-def declares(header: Path, name: str) -> bool:
-    """Whether the header declares a function called name."""
+def declares(path: Path, name: str) -> bool:
+    """Whether the file declares a function or object called name."""
     return any(it.name == name and it.kind is Kind.DECLARATION
-               for it in cedit.parse(header.read_text()))
+               for it in cedit.parse(path.read_text()))
 
 
 def has_xenheap_vmap(root: Path) -> bool:
@@ -191,6 +191,8 @@ def defines_for(root: Path) -> tuple[str, ...]:
         have.append("H_HAVE_VMAP_SIZE")
     if declares(root / "xen" / "include" / "xen" / "vmap.h", "vunmap_partial"):
         have.append("H_HAVE_VUNMAP_PARTIAL")
+    if declares(root / "xen" / "common" / "xmalloc_tlsf.c", "xmalloc_spare"):
+        have.append("H_HAVE_XMALLOC_SPARE")
     if has_xenheap_vmap(root):
         have += ["H_HAVE_XENHEAP_VMAP", "CONFIG_XENHEAP_VMAP"]
     return tuple(have)

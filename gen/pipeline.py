@@ -10,6 +10,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,7 +92,8 @@ def template_context(variant: Variant, base: baseline.Baseline,
 
 
 def build(variant: Variant, tree: xentree.XenTree, scratch: Path, author: Identity,
-          date: str, trailers: str) -> Built:
+          date: str, trailers: Sequence[tuple[str, str]] = (),
+          signer: Identity | None = None) -> Built:
     """Commit the variant's patches on a scratch checkout of tree."""
     branch = f"gen/{variant.name}"
     repo = xentree.checkout(tree, scratch / "xen", branch)
@@ -111,8 +113,8 @@ def build(variant: Variant, tree: xentree.XenTree, scratch: Path, author: Identi
         problems = publish.message_problems(patch.subject, body)
         if problems:
             raise GenError(f"commit message of '{patch.slug}': " + "; ".join(problems))
-        publish.commit(repo, publish.commit_message(patch.subject, body, trailers),
-                       author, date)
+        tags = publish.trailer_block([*patch.trailers, *trailers], signer)
+        publish.commit(repo, publish.commit_message(patch.subject, body, tags), author, date)
         built.hunks[patch.slug] = hunks
     return built
 
@@ -139,9 +141,8 @@ def generate(req: Request) -> list[Path]:
     with xentree.opened(req.xen, req.base, progress=log) as tree, \
             tempfile.TemporaryDirectory(prefix="gen-") as tmp:
         author, signer = resolve_author(req, tree)
-        trailers = publish.trailer_block(trailer_pairs, signer)
         scratch = Path(tmp)
-        built = build(req.variant, tree, scratch, author, date, trailers)
+        built = build(req.variant, tree, scratch, author, date, trailer_pairs, signer)
         log(f"baseline Xen {built.base.version_string}, {len(built.patches)} patches")
         posting_base = tree.kind == "clone" and "unstable" in built.base.extraversion
         if not posting_base:

@@ -273,6 +273,29 @@ class Sub(Edit):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ChangelogEntry(Edit):
+    """A bullet at the end of the "### Added" list of CHANGELOG.md's newest
+    release, which gets that heading if it has none yet."""
+
+    def apply(self, src: str, text: str) -> Applied:
+        top = re.search(r"^## \[.*\n", src, re.M)
+        if top is None:
+            raise AnchorError(f"{self.path} has no '## [<version>]' section")
+        nxt = re.compile(r"^## ", re.M).search(src, top.end())
+        end = len(src) if nxt is None else nxt.start()
+        added = re.compile(r"^### Added\n", re.M).search(src, top.end(), end)
+        if added is None:
+            return Applied(src[:end] + "### Added\n" + text + "\n" + src[end:], end)
+        # After the last line of the list: before the blank line ending it.
+        sub = re.compile(r"^(?:###|\n)", re.M).search(src, added.end(), end)
+        pos = end if sub is None else sub.start()
+        return Applied(src[:pos] + text + src[pos:], pos)
+
+    def describe(self) -> str:
+        return f"{self.path}: {self.template} under 'Added' of the newest release"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Include(Edit):
     """#include <header>, in order among the file's includes of the same
     directory when they are sorted, else after the last of them."""
@@ -310,6 +333,7 @@ class Patch:
     message: str  # template of the commit message body
     edits: tuple[Edit, ...]
     kconfig: tuple[str, ...] = ()  # options this patch adds, for the ladder
+    trailers: tuple[tuple[str, str], ...] = ()  # such as Fixes:, before the user's
     applies: Callable[[Baseline], bool] = field(default=lambda _b: True)
 
 

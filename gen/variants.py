@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from gen.series import (
     BootOption,
+    ChangelogEntry,
     Hook,
     Include,
     InsertAfter,
@@ -34,6 +35,7 @@ PAGE_H = "xen/arch/x86/include/asm/x86_64/page.h"
 XV_C = "xen/arch/x86/xenheap-vmap.c"
 XV_H = "xen/arch/x86/include/asm/xenheap-vmap.h"
 KCONFIG = "xen/arch/x86/Kconfig"
+XMALLOC_C = "xen/common/xmalloc_tlsf.c"
 
 VMAP_PARTIAL = Patch(
     slug="vmap-partial",
@@ -51,7 +53,7 @@ XENHEAP_TRACK = Patch(
     slug="xenheap-track",
     subject="x86/mm: track the vmap address of xenheap pages",
     message="msg/xenheap-track.txt.j2",
-    kconfig=("XENHEAP_VMAP",),
+    kconfig=("UNSUPPORTED", "XENHEAP_VMAP"),
     edits=(
         TextAfter(path=KCONFIG, template=C + "kconfig.j2", match=r"^config BIGMEM$"),
         Lines(path="xen/arch/x86/Makefile", template=C + "makefile.j2",
@@ -155,10 +157,12 @@ XREALLOC_COPY = Patch(
     slug="xrealloc-copy",
     subject="xmalloc: don't read past the old block in _xrealloc()",
     message="msg/xrealloc-copy.txt.j2",
+    trailers=(("Fixes", '50879e805edb ("xen/common: Introduce _xrealloc function")'),),
     edits=(
-        Hook(path="xen/common/xmalloc_tlsf.c", template=C + "xrealloc-copy.c.j2",
-             function="_xrealloc", match=r"^\s+memcpy\(p, ptr, min\(curr_size, size\)\);$",
-             where="before"),
+        Hook(path=XMALLOC_C, template=C + "xrealloc-copy.c.j2",
+             function="_xrealloc",
+             match=r"^\s+ASSERT\(!\(\(unsigned long\)p & \(align - 1\)\)\);\n\n"
+                   r"\s+return p;\n\s+\}$"),
     ),
 )
 
@@ -167,13 +171,27 @@ XFREE_CHECK = Patch(
     subject="xmalloc: warn instead of freeing garbage on a bad xfree()",
     message="msg/xfree-check.txt.j2",
     edits=(
-        Hook(path="xen/common/xmalloc_tlsf.c", template=C + "xfree-head.c.j2", function="xfree",
+        Hook(path=XMALLOC_C, template=C + "xfree-head.c.j2", function="xfree",
              match=r"^\s+unsigned long size = PFN_ORDER\(virt_to_page\(p\)\);$",
              where="replace"),
-        Hook(path="xen/common/xmalloc_tlsf.c", template=C + "xfree-check.c.j2", function="xfree",
+        Hook(path=XMALLOC_C, template=C + "xfree-check.c.j2", function="xfree",
              match=r"^\s+unsigned int i, order = get_order_from_pages\(size\);$"),
-        Hook(path="xen/common/xmalloc_tlsf.c", template=C + "xfree-clear.c.j2", function="xfree",
+        Hook(path=XMALLOC_C, template=C + "xfree-clear.c.j2", function="xfree",
              match=r"^\s+PFN_ORDER\(virt_to_page\(p\)\) = 0;$", where="replace"),
+    ),
+)
+
+XMALLOC_SPARE = Patch(
+    slug="xmalloc-spare",
+    subject="xmalloc: keep an emptied pool page for the next allocation",
+    message="msg/xmalloc-spare.txt.j2",
+    edits=(
+        InsertBefore(path=XMALLOC_C, template=C + "xmalloc-spare.c.j2",
+                     anchor=fn("xmalloc_pool_get")),
+        Replace(path=XMALLOC_C, template=C + "xmalloc-pool-get.c.j2",
+                anchor=fn("xmalloc_pool_get")),
+        Replace(path=XMALLOC_C, template=C + "xmalloc-pool-put.c.j2",
+                anchor=fn("xmalloc_pool_put")),
     ),
 )
 
@@ -182,7 +200,7 @@ XMALLOC_NO_TRIM = Patch(
     subject="xmalloc: keep whole blocks of the xenheap that are on vmap",
     message="msg/xmalloc-no-trim.txt.j2",
     edits=(
-        Hook(path="xen/common/xmalloc_tlsf.c", template=C + "no-trim.c.j2",
+        Hook(path=XMALLOC_C, template=C + "no-trim.c.j2",
              function="xmalloc_whole_pages", where="before",
              match=r"^\s+for \( p = res \+ PAGE_ALIGN\(size\), i = 0; i < order; \+\+i \)$"),
     ),
@@ -209,6 +227,9 @@ XENHEAP_VMAP = Patch(
               match=r"^\t  per xenheap page mapped, and one vmap guard page per allocation\.$"),
         Lines(path="docs/misc/xen-command-line.pandoc", template=C + "doc.j2",
               match=r"^### xenheap_megabytes ", where="before"),
+        ChangelogEntry(path="CHANGELOG.md", template=C + "changelog.j2"),
+        Lines(path="SUPPORT.md", template=C + "support.j2",
+              match=r"^### Dynamic memory control$", where="before"),
     ),
 )
 
@@ -222,7 +243,7 @@ XENHEAP_ON_VMAP = BootOption(
 # The patches both variants share come first, so that both series build
 # the same trees up to where they differ (and ccache serves the second).
 SHARED_HEAD = (XREALLOC_COPY, XENHEAP_TRACK, XENHEAP_CONV, PERDOMAIN_MAP, XPTI_DIRECTMAP,
-               XFREE_CHECK)
+               XFREE_CHECK, XMALLOC_SPARE)
 
 SPLIT_VMAP = Variant(
     name="split-vmap",

@@ -31,11 +31,14 @@ enum h_counter {
     H_BOOT_ALLOCS = 3,  /* boot allocator allocations */
     H_PT_PAGES = 4,     /* page-table pages held now (a level, not events) */
     H_PTE_WRITES = 5,   /* leaf entries written */
-    H_TLB_FLUSHES = 6,  /* TLB flushes, counted as x86 Xen issues them */
+    H_TLB_FLUSHES = 6,  /* flush_area() calls as x86 Xen makes them: each is
+                           one IPI round once other CPUs are up */
     H_MAP_FAILS = 7,    /* mapping calls failed by injection (not unmaps) */
     H_BITOP_CALLS = 8,  /* find_next_bit()/find_next_zero_bit() calls */
     H_BITMAP_WORDS = 9, /* bitmap words those calls read */
-    H_NR_COUNTERS = 10,
+    H_TLB_FLUSH_ALL = 10, /* those that flush the whole TLB, global entries
+                             included, rather than the range changed */
+    H_NR_COUNTERS = 11,
 };
 
 /* Addresses of the fixed layout (shim/layout.h), for h_layout(). */

@@ -11,8 +11,9 @@
  * therefore reach the frame the tables name, and a guard page faults.
  *
  * TLB flushes are counted where x86 Xen issues them: one per replaced
- * present 4k leaf or superpage in map_pages_to_xen(), one at the end of
- * modify/destroy_xen_mappings().  A page unmapped since the last flush is
+ * present 4k leaf or superpage in map_pages_to_xen(), and in
+ * modify/destroy_xen_mappings() a whole-TLB flush before each page table
+ * freed and one at the end.  A page unmapped since the last flush is
  * "stale"; mapping it again, or mapping over a present leaf, is recorded as
  * an H_VIOLATION.
  */
@@ -118,11 +119,14 @@ static bool in_reservation(unsigned long va)
            va - (unsigned long)reserved < reserved_bytes;
 }
 
-static void flush_tlb(void)
+/* all: FLUSH_TLB_GLOBAL, rather than the range changed. */
+static void flush_tlb(bool all)
 {
     unsigned long i;
 
     shim_counters[H_TLB_FLUSHES]++;
+    if ( all )
+        shim_counters[H_TLB_FLUSH_ALL]++;
     for ( i = 0; i < nr_stale; i++ )
         stale[stale_list[i]] = 0;
     nr_stale = 0;
@@ -164,8 +168,12 @@ static pte_t super_leaf(pte_t l2, unsigned int i)
     return pte_make(pte_frame(l2) + i, pte_flags(l2) & ~SHIM_PTE_PSE);
 }
 
-/* Replace a 2M leaf by a table of 512 4k leaves mapping the same. */
-static int split(pte_t *l2)
+/*
+ * Replace a 2M leaf by a table of 512 4k leaves mapping the same.  x86
+ * Xen flushes after it in map_pages_to_xen() (flush set), not in
+ * modify_xen_mappings(), which flushes at its end.
+ */
+static int split(pte_t *l2, bool flush)
 {
     pte_t old = *l2, *t;
     unsigned int i;
@@ -175,8 +183,8 @@ static int split(pte_t *l2)
     t = table(pte_frame(*l2));
     for ( i = 0; i < ENTRIES; i++ )
         t[i] = super_leaf(old, i);
-    /* The TLB may hold the 2M translation; x86 Xen flushes here. */
-    flush_tlb();
+    if ( flush )
+        flush_tlb(false);
 
     return 0;
 }
@@ -200,7 +208,7 @@ static pte_t *walk_to(unsigned long va, unsigned int level, bool alloc,
         {
             if ( !alloc || l != 2 )
                 return NULL;
-            *rc = split(e);
+            *rc = split(e, true);
             if ( *rc )
                 return NULL;
         }
@@ -307,7 +315,7 @@ static void try_merge(unsigned long va)
             return;
     free_table(l2);
     *l2 = pte_make(base, SHIM_PAGE_HYPERVISOR | SHIM_PTE_PSE);
-    flush_tlb();
+    flush_tlb(false);
 }
 
 static int map_super(unsigned long va, unsigned long frame,
@@ -335,7 +343,7 @@ static int map_super(unsigned long va, unsigned long frame,
         free_table(l2);
     *l2 = new;
     if ( flush )
-        flush_tlb();
+        flush_tlb(false);
 
     return 0;
 }
@@ -352,7 +360,7 @@ static int map_small(unsigned long va, unsigned long frame,
     *l1 = pte_make(frame, flags);
     leaf_changed(va, old, *l1, true);
     if ( present(old) )
-        flush_tlb();
+        flush_tlb(false);
 
     return 0;
 }
@@ -421,7 +429,10 @@ static void modify_l1(pte_t *l2, unsigned long va, unsigned long e,
         leaf_changed(va, old, t[i], false);
     }
     if ( !(nf & SHIM_PTE_P) && table_empty(*l2) )
+    {
+        flush_tlb(true); /* Xen flushes before it frees the table. */
         free_table(l2);
+    }
 }
 
 /* Free the L2 tables left without any present entry in [s, e). */
@@ -434,7 +445,10 @@ static void free_empty_l2(unsigned long s, unsigned long e)
         pte_t *l3 = walk_to(va, 3, false, NULL);
 
         if ( l3 && present(*l3) && !(*l3 & SHIM_PTE_PSE) && table_empty(*l3) )
+        {
+            flush_tlb(true);
             free_table(l3);
+        }
     }
 }
 
@@ -463,7 +477,7 @@ int shim_modify(unsigned long s, unsigned long e, unsigned int nf)
                 va = next;
                 continue;
             }
-            rc = split(l2);
+            rc = split(l2, false);
             if ( rc )
                 break;
         }
@@ -471,9 +485,11 @@ int shim_modify(unsigned long s, unsigned long e, unsigned int nf)
             modify_l1(l2, va, e, nf);
         va = next;
     }
-    if ( !(nf & SHIM_PTE_P) )
+    /* Like Xen's, a failure skips the rest, the final flush included. */
+    if ( !rc && !(nf & SHIM_PTE_P) )
         free_empty_l2(s, e);
-    flush_tlb();
+    if ( !rc )
+        flush_tlb(true);
     mirror(s, va < e ? va : e);
 
     return rc;

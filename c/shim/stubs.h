@@ -62,6 +62,7 @@ typedef char bool_t;
 #define smp_rmb()            barrier()
 #define smp_mb()             barrier()
 #define ACCESS_ONCE(x)       (*(volatile typeof(x) *)&(x))
+#define xchg(ptr, v)         __atomic_exchange_n(ptr, v, __ATOMIC_SEQ_CST)
 
 /* The x86-64 page size. */
 #define PAGE_SHIFT           12

@@ -20,6 +20,10 @@
 
 void shim_xmalloc_reset(void)
 {
+#ifdef H_HAVE_XMALLOC_SPARE
+    /* A page of the last machine's xenheap. */
+    xmalloc_spare = NULL;
+#endif
     if ( xenpool )
         xmem_pool_destroy(xenpool);
     xenpool = NULL;

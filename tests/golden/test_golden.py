@@ -145,7 +145,7 @@ def test_fixture_series(tmp_path, monkeypatch):
     subprocess.run(["git", "apply", "--whitespace=error-all", str(files[1])], cwd=copy,
                    check=True, capture_output=True)
     built = pipeline.build(variant, xentree.open_tree(fixture), tmp_path / "built",
-                           Identity(TEST_NAME, TEST_EMAIL), FIXED_DATE, "")
+                           Identity(TEST_NAME, TEST_EMAIL), FIXED_DATE)
     for rel in ("xen/common/vmap.c", "xen/include/xen/vmap.h"):
         assert (copy / rel).read_text() == (built.root / rel).read_text(), rel
     assert (copy / "xen/common/vmap.c").read_text() != (fixture / "xen/common/vmap.c").read_text()

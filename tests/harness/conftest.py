@@ -92,7 +92,7 @@ def source(request, tmp_path_factory) -> Source:
     if variant == BASELINE:
         return Source(tree, None, Path(git.Repo(xt.repo).working_tree_dir))
     built = pipeline.build(VARIANTS[variant], xt, tmp_path_factory.mktemp(request.param),
-                           Identity("Harness Test", "harness@example.org"), FIXED_DATE, "")
+                           Identity("Harness Test", "harness@example.org"), FIXED_DATE)
     return Source(tree, variant, built.root)
 
 

@@ -484,7 +484,8 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
                 (a for a in self.xallocs.values() if a.vmap and a.order >= 9),
                 key=lambda a: a.va)))
             i, first = self.sub_block(data, a)
-            if not set(range(first, first + (1 << i))) <= a.live or \
+            # A whole superpage goes without a split, so without memory.
+            if i >= 9 or not set(range(first, first + (1 << i))) <= a.live or \
                     self.sim.level(a.va + first * PAGE) != 2:
                 return
             self.sim.h.fail_alloc(1)

@@ -135,6 +135,68 @@ def test_a_sub_block_is_freed_on_its_own_or_refused(vsim):
         s.xfree_pages(va, 3)
 
 
+def flushes_of(s: Sim, call) -> tuple[int, int, int]:
+    """(flush_area() calls, whole-TLB flushes, page tables freed) by call."""
+    h = s.h
+    names = (h.lib.H_TLB_FLUSHES, h.lib.H_TLB_FLUSH_ALL, h.lib.H_PT_PAGES)
+    before = [h.counter(n) for n in names]
+    call()
+    after = [h.counter(n) for n in names]
+    return after[0] - before[0], after[1] - before[1], before[2] - after[2]
+
+
+@pytest.mark.parametrize("order", [0, 1, 4, 8, 9])
+def test_a_free_flushes_once_per_range(vsim, order):
+    """split-vmap: one flush for the range freed, whatever its size: of the
+    one page alone for a page, else of the whole TLB; x86 Xen also flushes
+    before it frees a page table the unmap empties.  no-trim leaves vmap
+    as it is, and x86's map_pages_to_xen(), which vunmap() uses, flushes
+    once per page; a 2M superpage it first splits, which takes a page
+    table and one more flush."""
+    s = vsim
+    keep = s.xalloc(0)  # so that the last free does not empty the tables
+    va = s.xalloc(order)
+    calls, full, tables = flushes_of(s, lambda: s.xfree_pages(va, order))
+    if not s.h.has("vunmap_partial"):
+        split = order >= 9
+        assert (calls, full, tables) == ((1 << order) + split, 0, -split)
+        s.xfree_pages(keep, 0)
+        return
+    assert calls == 1 + tables, (calls, tables)
+    assert full == (0 if order == 0 else calls), (full, calls)
+    if order and order < 9:
+        # A trimmed sub-block costs one flush too.
+        va = s.xalloc(order)
+        calls, _, tables = flushes_of(s, lambda: s.xfree_pages(va + PAGE, 0))
+        assert calls == 1 + tables
+        if order > 1:  # the upper half, which page 1 is not in
+            half = 1 << (order - 1)
+            calls, _, tables = flushes_of(
+                s, lambda: s.xfree_pages(va + half * PAGE, order - 1))
+            assert calls == 1 + tables
+    s.xfree_pages(keep, 0)
+
+
+def test_a_whole_superpage_is_freed_without_memory(vsim):
+    """split-vmap: unmapping a whole 2M mapping with destroy_xen_mappings()
+    splits nothing, so the free succeeds while every allocation fails.
+    no-trim unmaps page by page with map_pages_to_xen(), which splits the
+    superpage first: without memory the free WARNs and leaks the pages."""
+    s, h = vsim, vsim.h
+    va = s.xalloc(9)
+    assert s.level(va) == 2
+    mfn = h.vmap_to_mfn(s.ptr(va))
+    h.fail_alloc(1)
+    s.xfree_pages(va, 9)
+    h.fail_alloc(0)
+    if h.has("vunmap_partial"):
+        assert s.records() == []
+        assert h.frames_inuse(mfn, 512) == 0 and s.read(va, 1) is None
+    else:
+        assert [r.kind for r in s.records()] == ["WARN"]
+        assert h.frames_inuse(mfn, 512) == 512 and s.read(va, 1) is not None
+
+
 @pytest.mark.parametrize("case", ["vmalloc", "hole", "guard", "order-too-big", "unaligned",
                                   "double-free", "double-free-by-part"])
 def test_misuse_warns_and_changes_nothing(vsim, case):

@@ -138,7 +138,7 @@ def test_style_violation_stops_generation_with_file_and_line(debian_tree, tmp_pa
     variant = broken_variant("bad.c.j2", anchor=fn("vunmap"))
     with pytest.raises(StyleError, match=r"xen/common/vmap\.c:\d+: control-space"):
         pipeline.build(variant, debian_tree, tmp_path / "s",
-                       Identity("t", "t@example.org"), FIXED_DATE, "")
+                       Identity("t", "t@example.org"), FIXED_DATE)
 
 
 def test_reshaped_anchor_is_reported(debian_tree, tmp_path, monkeypatch):
@@ -152,4 +152,4 @@ def test_reshaped_anchor_is_reported(debian_tree, tmp_path, monkeypatch):
     with pytest.raises(AnchorError, match=r"function 'vunmap' in xen/common/vmap.c has "
                                           r"changed shape: .* found 'void vunmap\("):
         pipeline.build(variant, debian_tree, tmp_path / "s",
-                       Identity("t", "t@example.org"), FIXED_DATE, "")
+                       Identity("t", "t@example.org"), FIXED_DATE)

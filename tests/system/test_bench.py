@@ -65,7 +65,7 @@ def test_table_is_printed_and_written(bench):
 def test_every_tree_has_every_metric_on_every_workload(bench):
     names = {w["name"] for w in bench.data["workloads"]}
     assert any(n.startswith("boot-") for n in names)
-    assert {"uniform", "log-uniform", "2^k+1", "lifetimes"} <= names
+    assert {"uniform", "log-uniform", "2^k+1", "hypercall", "page-pairs", "lifetimes"} <= names
     fields = {f.name for f in dataclasses.fields(Result)}
     for tree in TREES:
         rows = bench.results(tree)
@@ -96,6 +96,22 @@ def test_only_the_variants_use_vmap(bench):
             # Every page held is mapped in vmap, plus a guard page each.
             assert r["va_pages"] > r["held_end"], r
             assert r["pte_writes_per_op"] > 0, r
+
+
+def test_flushes(bench):
+    """Upstream's xenheap is in the direct map: no flush.  On vmap, a
+    short-lived small xmalloc() reuses the spare pool page, so it maps and
+    unmaps nothing; a whole-page one maps and unmaps its block, so every
+    xfree() flushes (through every CPU's TLB for more than a page)."""
+    assert all(r["tlb_flushes_per_op"] == 0 for r in bench.results("upstream"))
+    for tree in VARIANTS:
+        rows = {r["workload"]: r for r in bench.results(tree)}
+        assert rows["hypercall"]["tlb_flushes_per_op"] == 0, rows["hypercall"]
+        pages = rows["page-pairs"]
+        assert pages["tlb_flushes_per_op"] >= 0.5, pages
+        assert 0 < pages["full_flushes_per_op"] <= pages["tlb_flushes_per_op"], pages
+    text = (bench.out / "bench.txt").read_text()
+    assert "TLB flushes per xmalloc()/xfree()" in text
 
 
 def scan(bench, tree: str, pattern: str) -> list[dict]:

@@ -54,11 +54,18 @@ int vunmap_partial(const void *va, unsigned int nr)
         return -EINVAL;
     }
 
-#ifndef _PAGE_NONE
-    rc = destroy_xen_mappings(addr, addr + PAGE_SIZE * nr);
-#else /* Avoid tearing down intermediate page tables. */
-    rc = map_pages_to_xen(addr, INVALID_MFN, nr, _PAGE_NONE);
+#ifdef _PAGE_NONE
+    /*
+     * As vunmap() does, keep the page tables for one page: x86's
+     * map_pages_to_xen() flushes that page alone.  It flushes once per
+     * present PTE, though, so clear more than one page in a single call
+     * that flushes once, at the price of freeing a page table it empties.
+     */
+    if ( nr == 1 )
+        rc = map_pages_to_xen(addr, INVALID_MFN, 1, _PAGE_NONE);
+    else
 #endif
+        rc = destroy_xen_mappings(addr, addr + PAGE_SIZE * nr);
     /*
      * Splitting a superpage needs memory.  Without it, keep the range
      * allocated: freeing its bits while pages may still be mapped would

@@ -1,3 +1,3 @@
-/* A pool block's size counts from before its alignment padding. */
-if ( (unsigned long)ptr & (PAGE_SIZE - 1) )
-    curr_size -= ptr - strip_padding(ptr);
+
+/* The copy below starts at ptr, after the alignment padding. */
+curr_size -= ptr - p;

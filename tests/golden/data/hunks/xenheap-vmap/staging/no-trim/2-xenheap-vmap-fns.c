@@ -65,7 +65,8 @@ static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
     /*
      * vunmap() ignores a failure to unmap (splitting a superpage needs a
      * page-table page).  Unmap first, so that pages still mapped are leaked
-     * rather than freed; vunmap() then finds the PTEs already cleared.
+     * rather than freed; vunmap() then finds the PTEs already cleared.  On
+     * x86 this flushes the TLB once per page, as vunmap() would.
      */
     if ( map_pages_to_xen((unsigned long)va, INVALID_MFN, nr, _PAGE_NONE) )
     {
