@@ -77,6 +77,9 @@ def check(text: str, path: str, first_line: int = 1, new_file: bool = False) -> 
                                  raw_lines[0] if raw_lines else ""):
         add(0, "spdx", "a new file starts with a single-line SPDX comment")
 
+    if new_file and path.endswith(".h"):
+        _check_guard(raw_lines, path, add)
+
     for idx, raw in enumerate(raw_lines):
         if "\t" in raw:
             add(idx, "tab", "indent with spaces, never tabs")
@@ -90,6 +93,26 @@ def check(text: str, path: str, first_line: int = 1, new_file: bool = False) -> 
     _check_control(masked, add)
     _check_single_statement_blocks(lines, add)
     return sorted(findings, key=lambda f: (f.line, f.rule))
+
+
+def guard_name(path: str) -> str:
+    """CODING_STYLE's inclusion guard for a header: XEN_<name>_H for
+    include/xen/, <arch>_<name>_H for arch/<arch>/include/asm/."""
+    m = re.search(r"(?:^|/)arch/(\w+)/include/asm/(.+)\.h$", path)
+    if m:
+        name = f"{m.group(1)}_{m.group(2)}"
+    else:
+        m = re.search(r"(?:^|/)include/xen/(.+)\.h$", path)
+        name = f"XEN_{m.group(1)}" if m else path.rsplit("/", 1)[-1][:-2]
+    return re.sub(r"\W", "_", name).upper() + "_H"
+
+
+def _check_guard(raw_lines: list[str], path: str, add) -> None:
+    want = guard_name(path)
+    code = [(k, ln) for k, ln in enumerate(raw_lines) if ln.startswith("#")]
+    if len(code) < 2 or code[0][1] != f"#ifndef {want}" or code[1][1] != f"#define {want}":
+        add(code[0][0] if code else 0, "guard",
+            f"a new header is guarded by #ifndef {want} / #define {want}")
 
 
 def _check_comments(text: str, comments: list[tuple[int, int, str]], add) -> None:

@@ -68,15 +68,33 @@ def test_generating_twice_is_byte_identical(series, gen_cli, xen_tree, tmp_path)
     assert cover_a == cover_b
 
 
-def test_git_am_applies_cleanly_on_a_fresh_baseline(series, xen_tree, tmp_path):
-    _variant, _dest, files = series
-    fresh = git.Repo.clone_from(str(xen_tree.repo), str(tmp_path / "fresh"), no_checkout=True)
+def applied(xen_tree, files: list[Path], dest: Path) -> git.Repo:
+    fresh = git.Repo.clone_from(str(xen_tree.repo), str(dest), no_checkout=True)
     fresh.git.checkout("-q", xen_tree.baseline)
     fresh.git.am("-q", "--whitespace=error-all", *map(str, patches_only(files)),
                  env={"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"})
+    return fresh
+
+
+def test_git_am_applies_cleanly_on_a_fresh_baseline(series, xen_tree, tmp_path):
+    _variant, _dest, files = series
+    fresh = applied(xen_tree, files, tmp_path / "fresh")
     subjects = fresh.git.log("--format=%s", f"{xen_tree.baseline}..HEAD").splitlines()
     assert len(subjects) == len(files) - 1
     assert not fresh.is_dirty()
+
+
+def test_the_arrays_are_set_up_once_the_domheap_works(series, xen_tree, tmp_path):
+    """xenheap_vmap_init() allocates from the domheap, so in __start_xen()
+    it must come after every end_boot_allocator() and vm_init() (staging
+    runs vm_init() early), as the tree's own code orders them."""
+    _variant, _dest, files = series
+    fresh = applied(xen_tree, files, tmp_path / "fresh")
+    src = (Path(fresh.working_tree_dir) / "xen/arch/x86/setup.c").read_text()
+    body = src[src.index("noreturn __start_xen("):]
+    init = body.index("xenheap_vmap_init();")
+    for call in ("end_boot_allocator();", "vm_init();"):
+        assert body.rindex(call, 0, init) < init and call not in body[init:], call
 
 
 def test_add_maintainers_pl_leaves_the_series_unchanged(series, xen_root, tmp_path):

@@ -94,3 +94,17 @@ def test_lines_are_reported_in_the_target_file():
     (finding,) = style.check("int* p;\n", "xen/common/vmap.c", first_line=120)
     assert str(finding) == ("xen/common/vmap.c:120: pointer: the '*' belongs to the "
                             "name: 'type *name'")
+
+
+@pytest.mark.parametrize("path,guard", [
+    ("xen/arch/x86/include/asm/xenheap-vmap.h", "X86_XENHEAP_VMAP_H"),
+    ("xen/arch/x86/include/asm/hvm/foo.h", "X86_HVM_FOO_H"),
+    ("xen/include/xen/xenheap.h", "XEN_XENHEAP_H"),
+])
+def test_new_header_guard(path, guard):
+    body = "/* SPDX-License-Identifier: GPL-2.0-only */\n"
+    good = body + f"#ifndef {guard}\n#define {guard}\n\n#endif /* {guard} */\n"
+    assert style.check(good, path, 1, new_file=True) == []
+    bad = good.replace(guard, "ASM_" + guard)
+    assert [f.rule for f in style.check(bad, path, 1, new_file=True)] == ["guard"]
+    assert style.check(bad, path, 1, new_file=False) == []

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-#ifndef ASM_X86_XENHEAP_VMAP_H
-#define ASM_X86_XENHEAP_VMAP_H
+#ifndef X86_XENHEAP_VMAP_H
+#define X86_XENHEAP_VMAP_H
 
 /*
  * Tracking of xenheap pages mapped in the vmap area (CONFIG_XENHEAP_VMAP).
@@ -86,9 +86,11 @@ static inline int xenheap_vmap_extend(unsigned long spdx, unsigned long epdx)
 /*
  * Slow paths of the virt->page conversions, for addresses for which
  * xenheap_vmap_va() holds: callers must not pass anything but a xenheap
- * address, as for the direct map.
+ * address, as for the direct map.  Declared in either configuration, as
+ * the conversions call them in both: without CONFIG_XENHEAP_VMAP,
+ * xenheap_vmap_va() is constant false and the calls are dropped.
  */
 unsigned long xenheap_vmap_virt_to_pdx(unsigned long va);
 unsigned long xenheap_vmap_virt_to_maddr(unsigned long va);
 
-#endif /* ASM_X86_XENHEAP_VMAP_H */
+#endif /* X86_XENHEAP_VMAP_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-#ifndef ASM_X86_XENHEAP_VMAP_H
-#define ASM_X86_XENHEAP_VMAP_H
+#ifndef X86_XENHEAP_VMAP_H
+#define X86_XENHEAP_VMAP_H
 
 /*
  * Tracking of xenheap pages mapped in the vmap area (CONFIG_XENHEAP_VMAP).
@@ -58,4 +58,4 @@ static inline int xenheap_vmap_extend(unsigned long spdx, unsigned long epdx)
 
 #endif /* CONFIG_XENHEAP_VMAP */
 
-#endif /* ASM_X86_XENHEAP_VMAP_H */
+#endif /* X86_XENHEAP_VMAP_H */

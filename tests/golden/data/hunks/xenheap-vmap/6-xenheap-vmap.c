@@ -170,23 +170,29 @@ int xenheap_vmap_track(const void *va, unsigned long pdx, unsigned int nr)
          !test_bit((pdx + nr - 1) / PDX_GROUP_COUNT, fwd_backed) )
         return -ERANGE;
 
-    spin_lock(&xenheap_vmap_lock);
-    for ( p = idx / REV_PER_PAGE; p <= last; p++ )
+    /* The lock is only needed to back a page of virt->page, once. */
+    for ( p = idx / REV_PER_PAGE; p <= last && !rc; p++ )
     {
         unsigned long s = XENHEAP_VMAP_REV_START + p * PAGE_SIZE;
 
         if ( test_bit(p, rev_backed) )
             continue;
-        if ( back_range(s, s + PAGE_SIZE) != s + PAGE_SIZE )
+
+        spin_lock(&xenheap_vmap_lock);
+        /* Another CPU may have backed it meanwhile. */
+        if ( !test_bit(p, rev_backed) )
         {
-            rc = -ENOMEM;
-            break;
+            if ( back_range(s, s + PAGE_SIZE) == s + PAGE_SIZE )
+            {
+                /* Lock-free readers must see the mapping before the bit. */
+                smp_wmb();
+                set_bit(p, rev_backed);
+            }
+            else
+                rc = -ENOMEM;
         }
-        /* Lock-free readers must see the mapping before the bit. */
-        smp_wmb();
-        set_bit(p, rev_backed);
+        spin_unlock(&xenheap_vmap_lock);
     }
-    spin_unlock(&xenheap_vmap_lock);
 
     if ( rc )
         return rc;
