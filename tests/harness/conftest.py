@@ -11,6 +11,7 @@ then that tree only, as that variant's patched source.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import git
 import pytest
 from hypothesis import HealthCheck, settings
 
-from gen import harness, pipeline, xentree
+from gen import baseline, harness, pipeline, xentree
 from gen.gitutil import Identity
 from gen.variants import VARIANTS
 
@@ -67,9 +68,70 @@ def source_ids() -> list[str]:
     return [f"{tree}-{v}" for tree in trees_under_test() for v in (BASELINE, *VARIANTS)]
 
 
+# What a test needs of its tree, by the fixtures it uses; a test may add
+# more with @pytest.mark.needs(...).  Capabilities are the slugs of the
+# patches applied, "xenheap-vmap-tree" for any patched tree, and the
+# baseline features of the tree (gen.baseline).
+FIXTURE_NEEDS = {
+    "vsim": {"xenheap-vmap-tree"},
+    "arrays": {"xenheap-vmap-tree"},
+    "arrays_sim": {"xenheap-vmap-tree"},
+    "partial": {"vmap-partial"},
+    "checked": {"xfree-check"},
+}
+
+
+def tree_root(name: str) -> Path:
+    if name == "given":
+        return Path(GIVEN_TREE)
+    path = None if name == "debian" else Path(os.environ["GEN_TEST_STAGING"])
+    return Path(git.Repo(xentree.open_tree(path, progress=lambda _m: None).repo)
+                .working_tree_dir)
+
+
+@functools.cache
+def capabilities(source_id: str) -> frozenset[str]:
+    """What the source of that id has, known before anything is built."""
+    tree, _, variant = source_id.partition("-")
+    base = baseline.probe(tree_root(tree))
+    caps = {name for name, present in base.features.items() if present}
+    if variant != BASELINE:
+        caps.add("xenheap-vmap-tree")
+        caps |= {p.slug for p in VARIANTS[variant].for_baseline(base)}
+    return frozenset(caps)
+
+
+def needs(metafunc) -> set[str]:
+    wanted = {cap for name in metafunc.fixturenames for cap in FIXTURE_NEEDS.get(name, ())}
+    for mark in metafunc.definition.iter_markers("needs"):
+        wanted |= set(mark.args)
+    return wanted
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs(*capabilities): run only on trees that have "
+                                       "them (see tests/harness/conftest.py)")
+    config.addinivalue_line("markers", "own_sources: the test module parametrizes source "
+                                       "itself, by capability")
+
+
 def pytest_generate_tests(metafunc):
-    if "source" in metafunc.fixturenames:
-        metafunc.parametrize("source", source_ids(), indirect=True, scope="session")
+    """Each test against each source that has what it needs; a test that
+    no source under test can run is left out (deselected), not skipped."""
+    if "source" in metafunc.fixturenames and \
+            not metafunc.definition.get_closest_marker("own_sources"):
+        wanted = needs(metafunc)
+        ids = [i for i in source_ids() if wanted <= capabilities(i)]
+        if ids:
+            metafunc.parametrize("source", ids, indirect=True, scope="session")
+
+
+def pytest_collection_modifyitems(config, items):
+    left_out = [item for item in items if "source" in item.fixturenames
+                and "source" not in getattr(getattr(item, "callspec", None), "params", {})]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
 
 
 _trees: dict[str, xentree.XenTree] = {}
@@ -129,15 +191,13 @@ def xsim(xh):
 
 @pytest.fixture
 def vsim(xh):
-    """xsim, on the patched trees only."""
-    if not xh.has("xv_init"):
-        pytest.skip("this tree has no xenheap on vmap (the unpatched control)")
+    """xsim, on the patched trees only (FIXTURE_NEEDS)."""
+    assert xh.has("xv_init")
     yield from _machine(xh, xenheap_vmap=True)
 
 
 @pytest.fixture
 def partial(xh):
     """vunmap_partial(), which only the split-vmap series adds."""
-    if not xh.has("vunmap_partial"):
-        pytest.skip("this tree has no vunmap_partial() (the control, or no-trim)")
+    assert xh.has("vunmap_partial")
     return xh.vunmap_partial

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from gen import harness
+
 from .sim import PAGE, Sim
 
 
@@ -117,7 +119,7 @@ def test_vunmap_of_null_is_a_quiet_no_op(sim):
 def test_vfree_of_a_bad_va_fails_its_assert(sim):
     """vfree() ASSERTs that the VA starts a mapping: a debug Xen stops."""
     lay = layout(sim)
-    with pytest.raises(Exception, match="ASSERT") as trap:
+    with pytest.raises(harness.XenTrap, match="ASSERT") as trap:
         sim.h.vfree(sim.ptr(lay.a + PAGE))
     rec = trap.value.record
     line = (sim.h.spec.root / "xen/common/vmap.c").read_text().splitlines()[rec.line - 1]

@@ -87,10 +87,10 @@ def test_vzalloc_clears_recycled_frames(sim):
     sim.h.vfree(sim.ptr(va))
 
 
+@pytest.mark.needs("vmap_size")
 def test_vmap_size(sim):
-    if not sim.h.has("vmap_size"):
-        pytest.skip("this tree has no vmap_size() (4.17); the size is checked "
-                    "through the bitmap in test_vmalloc_and_vfree_conserve_pages")
+    """Trees without vmap_size() (4.17) have the size checked through the
+    bitmap in test_vmalloc_and_vfree_conserve_pages."""
     va = sim.addr(sim.h.vmalloc(7 * PAGE))
     assert sim.h.vmap_size(sim.ptr(va)) == 7
     assert sim.h.vmap_size(sim.ptr(va + PAGE)) == 0  # not the start of a mapping

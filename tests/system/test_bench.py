@@ -74,17 +74,28 @@ def test_every_tree_has_every_metric_on_every_workload(bench):
             assert set(r) == fields
 
 
+# Workloads whose allocations are each freed at once: nothing is live at
+# the end, and small ones are served by the pool page that the set-up left.
+PAIRS = ("hypercall", "page-pairs")
+
+
 def test_split_vmap_holds_exactly_the_floor(bench):
     for r in bench.results("split-vmap"):
         assert r["held_end"] == r["floor_end"], r
+        if r["workload"] == "hypercall":
+            # Upstream takes a pool page for the first block; with
+            # xmalloc-spare the page the set-up emptied serves it.
+            assert r["held_peak"] == 0 < r["floor_peak"], r
+            continue
         assert r["held_peak"] == r["floor_peak"], r
-        assert r["floor_end"] > 0
+        assert (r["floor_end"] > 0) == (r["workload"] not in PAIRS), r
 
 
 def test_no_trim_holds_at_least_the_floor_and_more_on_2k_plus_1(bench):
     for r in bench.results("no-trim"):
         assert r["held_end"] >= r["floor_end"], r
-        assert r["held_peak"] >= r["floor_peak"], r
+        if r["workload"] != "hypercall":
+            assert r["held_peak"] >= r["floor_peak"], r
     adv = next(r for r in bench.results("no-trim") if r["workload"] == "2^k+1")
     assert adv["held_end"] > adv["floor_end"]
 
@@ -93,23 +104,34 @@ def test_only_the_variants_use_vmap(bench):
     assert all(r["va_pages"] == 0 for r in bench.results("upstream"))
     for tree in VARIANTS:
         for r in bench.results(tree):
-            # Every page held is mapped in vmap, plus a guard page each.
-            assert r["va_pages"] > r["held_end"], r
-            assert r["pte_writes_per_op"] > 0, r
+            if r["workload"] in PAIRS:
+                assert r["va_pages"] == 0, r  # all freed
+            else:
+                # Every page held is mapped in vmap, plus a guard page each.
+                assert r["va_pages"] > r["held_end"], r
+            assert (r["pte_writes_per_op"] > 0) == (r["workload"] != "hypercall"), r
 
 
 def test_flushes(bench):
     """Upstream's xenheap is in the direct map: no flush.  On vmap, a
     short-lived small xmalloc() reuses the spare pool page, so it maps and
     unmaps nothing; a whole-page one maps and unmaps its block, so every
-    xfree() flushes (through every CPU's TLB for more than a page)."""
+    xfree() flushes: split-vmap once per range, of the whole TLB for more
+    than a page; no-trim through vunmap(), once per page."""
     assert all(r["tlb_flushes_per_op"] == 0 for r in bench.results("upstream"))
     for tree in VARIANTS:
         rows = {r["workload"]: r for r in bench.results(tree)}
         assert rows["hypercall"]["tlb_flushes_per_op"] == 0, rows["hypercall"]
         pages = rows["page-pairs"]
         assert pages["tlb_flushes_per_op"] >= 0.5, pages
-        assert 0 < pages["full_flushes_per_op"] <= pages["tlb_flushes_per_op"], pages
+        if tree == "split-vmap":
+            assert 0 < pages["full_flushes_per_op"] <= pages["tlb_flushes_per_op"], pages
+        else:
+            assert pages["full_flushes_per_op"] == 0, pages
+    split = {r["workload"]: r for r in bench.results("split-vmap")}
+    trim = {r["workload"]: r for r in bench.results("no-trim")}
+    for name in ("page-pairs", "uniform", "log-uniform", "2^k+1", "lifetimes"):
+        assert split[name]["tlb_flushes_per_op"] < trim[name]["tlb_flushes_per_op"], name
     text = (bench.out / "bench.txt").read_text()
     assert "TLB flushes per xmalloc()/xfree()" in text
 
@@ -145,7 +167,9 @@ def test_conversion_ratios_for_the_variants(bench):
     conv = {c["variant"]: c for c in bench.data["conv"]}
     assert set(conv) == set(VARIANTS)
     for c in conv.values():
-        assert c["vmap_ratio"] > 0 and c["direct_ratio"] > 0
+        # A vmapped page costs an array load more than a direct-map one,
+        # which costs the page->virt check more than the bare arithmetic.
+        assert c["vmap_ratio"] > c["direct_ratio"] > 1.0, c
 
 
 def test_plots_are_pngs(bench):
