@@ -48,6 +48,9 @@ def add_generate_options(p: argparse.ArgumentParser) -> None:
                         "repeatable; sorted in Xen's tag order")
     p.add_argument("--to", action="append", metavar="ADDR",
                    help="To: address (repeatable; default: xen-devel@lists.xenproject.org)")
+    p.add_argument("--in-reply-to", type=inputs.message_id, metavar="MSGID",
+                   help="the Message-Id of the previous version's cover letter: this "
+                        "cover letter replies to it and links to it on lore")
     p.add_argument("--no-cc", dest="cc", action="store_false",
                    help="do not add Cc: lines from the tree's scripts/get_maintainer.pl")
     p.add_argument("--date", type=_date, metavar="DATE",
@@ -217,7 +220,7 @@ def make_request(args: argparse.Namespace, argv: list[str], command: str):
         reroll=args.reroll_count, changelog=args.changelog, signoff=args.signoff,
         trailers=tuple(args.trailer),
         to=tuple(args.to) if args.to else pipeline.Request.to,
-        cc=args.cc, force=args.force, date=date,
+        cc=args.cc, force=args.force, date=date, in_reply_to=args.in_reply_to,
         command=f"python -m gen {command}" + shlex.join(argv))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -66,3 +67,12 @@ def git_date(date: str) -> None:
         raise GenError(f"--date '{date}': git does not take it as a date",
                        hint="use '@<seconds> +0000', ISO 8601 with a time "
                             "('2026-01-01T00:00:00Z') or RFC 2822")
+
+
+def message_id(text: str) -> str:
+    """An argparse type: a Message-Id, with or without its angle brackets,
+    as b4 and lore show them; returned without them."""
+    value = text.strip().removeprefix("<").removesuffix(">")
+    if not re.fullmatch(r"[^\s<>@]+@[^\s<>@]+", value):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a Message-Id (local@domain)")
+    return value

@@ -46,6 +46,7 @@ class Request:
     cc: bool = True
     force: bool = False
     date: str | None = None  # git date; None means now
+    in_reply_to: str | None = None  # the previous version's cover letter
     command: str = "python -m gen"
 
     @property
@@ -163,7 +164,8 @@ def generate(req: Request) -> list[Path]:
             upstream_hint=tree.upstream_hint, bench=cached_table(tree.baseline),
             tested=report.tested(req.output / f"{req.variant.name}.check.json",
                                  series_digest(built.repo, tree.baseline, built.branch)),
-            changelog=changelog.cover_notes(log_, slugs) if log_ else "")
+            changelog=changelog.cover_notes(log_, slugs) if log_ else "",
+            previous=req.in_reply_to)
 
         req.dest.parent.mkdir(parents=True, exist_ok=True)
         staged = Path(tempfile.mkdtemp(prefix=f".{req.variant.name}.tmp-",
@@ -172,6 +174,8 @@ def generate(req: Request) -> list[Path]:
             mail = publish.Mail(req.to, req.reroll)
             files = publish.format_series(built.repo, built.branch, tree.baseline, cover,
                                           mail, author, date, staged)
+            if req.in_reply_to:
+                publish.reply_to(files[0], req.in_reply_to)
             if log_:
                 for patch, path in zip(built.patches, files[1:], strict=True):
                     publish.insert_notes(path, changelog.patch_notes(log_, patch.slug))

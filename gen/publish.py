@@ -118,6 +118,18 @@ def format_series(repo: git.Repo, branch: str, baseline: str, cover: str, mail: 
     return sorted(dest.glob("*.patch"))
 
 
+def reply_to(cover: Path, msgid: str) -> None:
+    """Make the cover letter a reply to msgid, as b4 and `git format-patch
+    --in-reply-to` do for the first mail; git send-email then threads the
+    patches under this cover letter, and it under the previous one."""
+    text = cover.read_text()
+    head, sep, body = text.partition("\n\n")
+    lines = head.split("\n")
+    at = next(k for k, line in enumerate(lines) if line.startswith("Subject: "))
+    lines[at:at] = [f"In-Reply-To: <{msgid}>", f"References: <{msgid}>"]
+    cover.write_text("\n".join(lines) + sep + body)
+
+
 def insert_notes(patch: Path, notes: str) -> None:
     """Put reviewer notes (the changelog) right after the '---' line."""
     if not notes:

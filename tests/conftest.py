@@ -87,6 +87,7 @@ def gen_cli(tmp_path):
             env: dict[str, str] | None = None) -> Run:
         e = git_env(home, identity)
         e["GEN_CACHE"] = str(xentree.cache_dir())
+        e["PYTHONPATH"] = str(ROOT)  # this checkout's gen, whatever pip installed
         e.update(env or {})
         res = subprocess.run([sys.executable, "-m", "gen", *args], cwd=cwd or tmp_path,
                              env=e, capture_output=True, text=True, check=False)

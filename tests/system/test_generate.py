@@ -159,6 +159,50 @@ def test_signoff_trailers_reroll_and_changelog(gen_cli, xen_tree, tmp_path):
             "Changes in v2:\n- Refuse the bitmap's own pages.\n  Second line.\n\n") in text
 
 
+def send_email_dry_run(files: list[Path], home: Path) -> str:
+    """What `git send-email --dry-run` would send: it parses every file,
+    threads the series and sends nothing."""
+    env = {**git_env(home), "GIT_AUTHOR_NAME": TEST_NAME, "GIT_AUTHOR_EMAIL": TEST_EMAIL,
+           "GIT_COMMITTER_NAME": TEST_NAME, "GIT_COMMITTER_EMAIL": TEST_EMAIL}
+    res = subprocess.run(["git", "send-email", "--dry-run", "--confirm=never",
+                          "--suppress-cc=all", "--smtp-server=/bin/true",
+                          f"--from={TEST_NAME} <{TEST_EMAIL}>", *map(str, files)],
+                         env=env, capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert res.stdout.count("Dry-OK") == len(files), res.stdout
+    return res.stdout
+
+
+def test_git_send_email_takes_the_series(series, tmp_path):
+    _variant, _dest, files = series
+    (tmp_path / "home").mkdir()
+    out = send_email_dry_run(files, tmp_path / "home")
+    # The patches thread under the cover letter, which replies to nothing.
+    replies = re.findall(r"^In-Reply-To: (\S+)$", out, re.M)
+    assert len(replies) == len(files) - 1 and len(set(replies)) == 1, out
+
+
+def test_in_reply_to_the_previous_version(gen_cli, xen_tree, tmp_path):
+    """-v 2 --in-reply-to: the cover letter replies to v1's and links to it
+    on lore; the patches reply to the new cover letter, as b4 sends them."""
+    run = gen_cli("--variant", "no-trim", *xen_args(xen_tree), "-o", str(tmp_path / "o"),
+                  "--date", FIXED_DATE, "-v", "2", "--no-cc",
+                  "--in-reply-to", "<20260101000000.1-1-v1@example.org>")
+    assert run.returncode == 0, run.stderr
+    files = [Path(line) for line in run.stdout.split()]
+    cover = files[0].read_text()
+    head = cover[:cover.index("\n\n")]
+    assert "\nIn-Reply-To: <20260101000000.1-1-v1@example.org>\n" in head + "\n"
+    assert "\nReferences: <20260101000000.1-1-v1@example.org>\n" in head + "\n"
+    assert ("Previous version:\nhttps://lore.kernel.org/xen-devel/"
+            "20260101000000.1-1-v1@example.org/\n") in cover
+    assert all("In-Reply-To" not in f.read_text() for f in files[1:])
+    out = send_email_dry_run(files, tmp_path / "home")
+    replies = re.findall(r"^In-Reply-To: (\S+)$", out, re.M)
+    assert replies[0] == "<20260101000000.1-1-v1@example.org>", out
+    assert len(set(replies[1:])) == 1 and replies[1] != replies[0], out
+
+
 def test_without_identity_no_signoff_and_a_placeholder(gen_cli, xen_tree, tmp_path):
     run = gen_cli("--variant", "split-vmap", *xen_args(xen_tree), "-o", str(tmp_path / "o"),
                   "--signoff", identity=False)

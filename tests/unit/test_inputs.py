@@ -10,7 +10,7 @@ from pathlib import Path
 import git
 import pytest
 
-from gen import cli, xentree
+from gen import cli, inputs, xentree
 from gen.errors import GenError
 
 from ..conftest import ROOT
@@ -117,3 +117,16 @@ def test_an_imported_tree_is_removed_however_the_block_ends():
         assert tree.kind == "unpacked" and scratch.name.startswith("gen-import-")
         raise GenError("a later stage failed")
     assert not scratch.exists()
+
+
+@pytest.mark.parametrize("text,want", [("abc.1@example.org", "abc.1@example.org"),
+                                       ("<abc.1@example.org>", "abc.1@example.org"),
+                                       (" <a@b> ", "a@b")])
+def test_message_id(text, want):
+    assert inputs.message_id(text) == want
+
+
+@pytest.mark.parametrize("text", ["", "abc", "<a b@c>", "a@b@c", "<>"])
+def test_not_a_message_id_is_a_usage_error(gen_cli, text):
+    run = gen_cli("--variant", "split-vmap", "--in-reply-to", text)
+    assert run.returncode == 2 and "is not a Message-Id" in run.stderr, run.stderr
