@@ -61,12 +61,14 @@ def xen_root(xen_tree) -> Path:
 
 
 def git_env(home: Path, identity: bool = True) -> dict[str, str]:
-    """An environment whose git config is a file under home."""
+    """An environment whose git config is a file under home, in which
+    `python -m gen` runs this checkout's gen, whatever pip installed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     cfg = home / "gitconfig"
     text = f"[user]\n\tname = {TEST_NAME}\n\temail = {TEST_EMAIL}\n" if identity else ""
     cfg.write_text(text)
-    env.update(GIT_CONFIG_GLOBAL=str(cfg), GIT_CONFIG_NOSYSTEM="1", HOME=str(home))
+    env.update(GIT_CONFIG_GLOBAL=str(cfg), GIT_CONFIG_NOSYSTEM="1", HOME=str(home),
+               PYTHONPATH=str(ROOT))
     return env
 
 
@@ -87,7 +89,6 @@ def gen_cli(tmp_path):
             env: dict[str, str] | None = None) -> Run:
         e = git_env(home, identity)
         e["GEN_CACHE"] = str(xentree.cache_dir())
-        e["PYTHONPATH"] = str(ROOT)  # this checkout's gen, whatever pip installed
         e.update(env or {})
         res = subprocess.run([sys.executable, "-m", "gen", *args], cwd=cwd or tmp_path,
                              env=e, capture_output=True, text=True, check=False)

@@ -45,7 +45,6 @@ def bench(tmp_path_factory) -> Bench:
     (tmp / "home").mkdir()
     env = git_env(tmp / "home")
     env["GEN_BENCH_DIR"] = str(tmp / "tables")
-    env["PYTHONPATH"] = str(ROOT)  # this checkout's gen, installed or not
     out = tmp / "results"
     res = gen(tmp, env, "bench", "--quick", "-o", str(out),
               "--traces", str(ROOT / "bench" / "traces"))
