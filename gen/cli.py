@@ -69,7 +69,9 @@ def generate_parser() -> argparse.ArgumentParser:
                     "git format-patch files ready for xen-devel.",
         epilog="other commands: 'python -m gen list' shows the variants; "
                "'python -m gen check --variant NAME' proves a series (apply, build "
-               "after every patch, boot dom0 under QEMU).")
+               "after every patch, boot dom0 under QEMU); 'python -m gen bench' measures "
+               "the variants; 'python -m gen push' pushes a generated series to a "
+               "remote's CI.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_generate_options(p)
     return p
@@ -155,6 +157,53 @@ def bench_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=inputs.positive_int, default=600, metavar="S",
                    help="seconds before a recording boot counts as hung")
     return p
+
+
+def push_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m gen push",
+        description="Push a version of a series that gen recorded in your xen.git clone "
+                    "(refs/gen/<variant>/v<N>: the series applied to its baseline) as a "
+                    "branch of one of the clone's remotes, so that the remote's CI runs "
+                    "it (Xen's GitLab pipeline, on a fork of xen.git).")
+    p.add_argument("--variant", required=True, metavar="NAME",
+                   help="which series: " + ", ".join(VARIANTS))
+    p.add_argument("--xen", type=Path, required=True, metavar="PATH",
+                   help="the xen.git clone the series was generated from")
+    p.add_argument("--remote", required=True, metavar="NAME",
+                   help="a remote of that clone, e.g. your fork")
+    p.add_argument("--branch", metavar="B",
+                   help="the branch to push to (default: <variant>-v<N>)")
+    p.add_argument("-v", "--reroll-count", type=inputs.positive_int, metavar="N",
+                   help="which recorded version (default: the newest)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the branch even if gen did not push it")
+    return p
+
+
+def cmd_push(argv: list[str]) -> int:
+    from gen import postings, xentree
+
+    args = push_parser().parse_args(argv)
+    if args.variant not in VARIANTS:
+        raise GenError(f"unknown variant '{args.variant}'",
+                       hint="known variants: " + ", ".join(VARIANTS))
+    with xentree.opened(args.xen, progress=lambda _msg: None) as tree:
+        if tree.kind != "clone":
+            raise GenError(f"--xen {args.xen} is not a git clone: gen records postings "
+                           f"only in a xen.git clone")
+    postings.check_target(tree.repo, args.remote, args.branch)
+    posting = (postings.find(tree.repo, args.variant, args.reroll_count)
+               if args.reroll_count else postings.latest(tree.repo, args.variant))
+    if posting is None:
+        which = f"v{args.reroll_count} of " if args.reroll_count else ""
+        raise GenError(f"no recorded {which}{args.variant} in {tree.repo}",
+                       hint=f"generate it first: python -m gen --variant {args.variant} "
+                            f"--xen {args.xen}")
+    branch = args.branch or f"{posting.variant}-v{posting.version}"
+    postings.push(tree.repo, posting, args.remote, branch, args.force)
+    print(f"{args.remote} {branch} {posting.tip}")
+    return 0
 
 
 def cmd_bench(argv: list[str]) -> int:
@@ -264,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_check(argv[1:])
         if argv and argv[0] == "bench":
             return cmd_bench(argv[1:])
+        if argv and argv[0] == "push":
+            return cmd_push(argv[1:])
         return cmd_generate(argv)
     except GenError as e:
         print(f"gen: error: {e}", file=sys.stderr)

@@ -16,7 +16,17 @@ from pathlib import Path
 
 import git
 
-from gen import __version__, baseline, changelog, publish, report, splice, syntax, xentree
+from gen import (
+    __version__,
+    baseline,
+    changelog,
+    postings,
+    publish,
+    report,
+    splice,
+    syntax,
+    xentree,
+)
 from gen.benchcache import cached_table
 from gen.errors import GenError
 from gen.gitutil import Identity, series_digest, user_identity
@@ -134,6 +144,21 @@ def resolve_author(req: Request, tree: xentree.XenTree) -> tuple[Identity, Ident
     return ident or PLACEHOLDER_AUTHOR, ident if req.signoff else None
 
 
+def previous_posting(req: Request, tree: xentree.XenTree) -> postings.Posting | None:
+    """The recorded version before req's, which the cover letter's
+    range-diff compares against; None for a first version, or with a
+    note when there is none to compare against."""
+    if req.reroll == 1:
+        return None
+    found = postings.find(tree.repo, req.variant.name, req.reroll - 1) \
+        if tree.kind == "clone" else None
+    if found is None:
+        where = f"in {tree.repo}" if tree.kind == "clone" else "(only a xen.git clone has them)"
+        log(f"note: no recorded v{req.reroll - 1} of {req.variant.name} {where}, so the "
+            f"cover letter has no range-diff")
+    return found
+
+
 def generate(req: Request) -> list[Path]:
     """Write the series for req; returns the files, in order."""
     publish.refuse_existing(req.dest, req.force)
@@ -156,6 +181,7 @@ def generate(req: Request) -> list[Path]:
         if req.reroll > 1 and log_ is None:
             log(f"warning: v{req.reroll} without --changelog: reviewers expect "
                 f"'Changes in v{req.reroll}'")
+        previous = previous_posting(req, tree)
 
         renderer = Renderer(template_context(req.variant, built.base, built.patches))
         cover = renderer.render(
@@ -173,7 +199,8 @@ def generate(req: Request) -> list[Path]:
         try:
             mail = publish.Mail(req.to, req.reroll)
             files = publish.format_series(built.repo, built.branch, tree.baseline, cover,
-                                          mail, author, date, staged)
+                                          mail, author, date, staged,
+                                          previous.range if previous else None)
             if req.in_reply_to:
                 publish.reply_to(files[0], req.in_reply_to)
             if log_:
@@ -185,4 +212,8 @@ def generate(req: Request) -> list[Path]:
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
             raise
+        if tree.kind == "clone":
+            posting = postings.record(tree.repo, built.repo, built.branch, tree.baseline,
+                                      req.variant.name, req.reroll)
+            log(f"recorded as {posting.ref} (and {posting.ref}-base) in {tree.repo}")
     return [req.dest / f.name for f in files]

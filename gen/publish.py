@@ -103,15 +103,18 @@ def series_files(dest: Path, reroll: int) -> tuple[Path, list[Path]]:
 
 
 def format_series(repo: git.Repo, branch: str, baseline: str, cover: str, mail: Mail,
-                  author: Identity, date: str, dest: Path) -> list[Path]:
+                  author: Identity, date: str, dest: Path,
+                  range_diff: str | None = None) -> list[Path]:
     """git format-patch baseline..branch into dest, cover letter from `cover`
-    (its first paragraph is the subject)."""
+    (its first paragraph is the subject), with `git range-diff` against the
+    revision range range_diff (the previous version) at its end."""
     repo.git.config(f"branch.{branch}.description", cover)
     args = [f"{baseline}..{branch}", "-o", str(dest.resolve()), "--cover-letter",
             "--cover-from-description=subject",
             "--zero-commit", "--no-signature", f"--base={baseline}", "--numbered",
             "--subject-prefix=PATCH", "--no-thread", "--quiet"]
     args += [f"--reroll-count={mail.reroll}"] if mail.reroll > 1 else []
+    args += [f"--range-diff={range_diff}"] if range_diff else []
     args += [f"--to={t}" for t in mail.to]
     repo.git.format_patch(*args, env={**gitutil.isolated_env(),
                                       **gitutil.commit_env(author, date)})
