@@ -1,6 +1,7 @@
 """Find or fetch the Xen tree, and give later stages a scratch checkout.
 
-The user's tree is never modified: a clone is read through a shared scratch
+The user's files are never modified (postings.py adds refs under refs/gen/ to a
+clone, nothing else): a clone is read through a shared scratch
 clone, an unpacked tree is imported into a scratch repository, and the
 default tree (Debian's source package) lives in the cache.
 """

@@ -2,16 +2,26 @@
 
 Each mutation edits one function of the patched tree in a scratch tree
 (the rest of the tree is the patched one), the harness is built from it,
-and a test must fail: the state machine within a bounded, seeded search
-for the mutants of vmap.c and xenheap-vmap.c, the other-CPU test
-for the free path's order.  A mutant is caught only by the code under test going wrong, never
-by the harness's own setup.  To watch a mutant being caught, run the
-printed command with -s.
+and a test must fail:
+- the state machine, within a bounded, seeded search, for the mutants
+  of vmap.c and of xenheap-vmap.c's tracking;
+- the conversion tests, for the mutants of the conversions;
+- the misuse tests, each in a child that may hang, for the mutants of
+  xfree()'s check;
+- the other-CPU test, for the free path's order.
+A mutant is caught only by the code under test going wrong or by a check
+of its behaviour, never by the harness's own setup, and each kind of
+mutant has a control: the same tests pass on the unmutated tree.  To
+watch a mutant being caught, run the printed command with -s.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +35,13 @@ from gen.cedit import Kind
 from .machine import machine_for
 from .sim import Sim
 from .test_xenheap import another_cpu_at_every_point
+from .test_xenheap_arrays import (
+    test_conversions_agree_for_both_addresses_of_a_xenheap_page as conversions_agree,
+)
+from .test_xenheap_arrays import (
+    test_conversions_of_pages_only_in_the_direct_map as direct_map_only,
+)
+from .test_xmalloc import MISUSES, xfree_misuse
 
 
 @dataclass(frozen=True)
@@ -34,6 +51,7 @@ class Mutant:
     function: str
     cond: str | None
     edits: tuple[tuple[str, str], ...]
+    killer: str = "machine"  # or "conversions": the tests of the conversions
 
 
 VMAP_C = "xen/common/vmap.c"
@@ -55,7 +73,36 @@ MUTANTS = {
     "untrack-keeps-page-virt": Mutant("xmalloc-no-trim", harness.XV_C,
                                       "xenheap_vmap_untrack", None,
                                       (("xenheap_vmap_fwd[pdx + i] = 0;", "(void)pdx;"),)),
+    # The conversions (the same in both variants): virt_to_maddr() of a
+    # vmap address loses the offset in the page ...
+    "maddr-drops-offset": Mutant("xmalloc-no-trim", harness.XV_C,
+                                 "xenheap_vmap_virt_to_maddr", None,
+                                 (("|\n           PAGE_OFFSET(va);", ";"),), "conversions"),
+    # ... page_to_virt() of a vmapped page gives its direct-map alias ...
+    "page-to-virt-direct": Mutant("xmalloc-no-trim", harness.XV_H, "xenheap_vmap_pdx_to_virt",
+                                  "CONFIG_XENHEAP_VMAP",
+                                  (("return idx ? (void *)", "return 0 ? (void *)"),),
+                                  "conversions"),
+    # ... and virt_to_page() takes a vmap address for the Xen image's.
+    "vmap-va-unknown": Mutant("xmalloc-no-trim", harness.XV_H, "xenheap_vmap_va",
+                              "CONFIG_XENHEAP_VMAP",
+                              (("return xenheap_vmap_active &&", "return false &&"),),
+                              "conversions"),
 }
+
+
+# The xfree() check, mutated where the state machine cannot go: without
+# it, xfree() of what is no live block frees garbage, or loops for ever on
+# a page count of 0, so the misuse tests run in a child that may hang.
+XFREE_CHECK = "    if ( !is_xen_heap_page(pg) || !size )\n"
+XFREE_MUTANTS = {
+    # Trust any page count, even the 0 of a block that was freed.
+    "xfree-check-size": ((XFREE_CHECK, "    if ( !is_xen_heap_page(pg) )\n"),),
+    # No check at all, as before the series.
+    "xfree-check-gone": ((XFREE_CHECK, "    if ( 0 )\n"),),
+}
+# The control's six misuses take about 0.1 s in all.
+HANG_SECONDS = 3.0
 
 
 def killed_by_the_code(exc: BaseException) -> str | None:
@@ -67,9 +114,10 @@ def killed_by_the_code(exc: BaseException) -> str | None:
     return site.filename if Path(site.filename).name in CHECKS else None
 
 
-# Where the state machine checks behaviour: its rules and invariants, and
-# the model it compares the machine with.
-CHECKS = ("machine.py", "model.py")
+# Where the tests check behaviour: the state machine's rules and
+# invariants, the model it compares the machine with, and the tests of
+# the conversions.
+CHECKS = ("machine.py", "model.py", "test_xenheap_arrays.py")
 
 SEARCH = settings(settings.get_profile("ci"), max_examples=100, stateful_step_count=40,
                   derandomize=True, report_multiple_bugs=False)
@@ -110,6 +158,24 @@ def test_unmutated_passes_the_same_search(source, xh):
     run_state_machine_as_test(machine_for(xh), settings=SEARCH)
 
 
+def conversion_tests(xh: harness.Harness) -> None:
+    """The tests of the conversions of a xenheap page, each on a new
+    machine with the xenheap on vmap."""
+    for test, arg in ((conversions_agree, 0), (conversions_agree, 2),
+                      (conversions_agree, 9), (direct_map_only, None)):
+        s = Sim(xh, xenheap_vmap=True)
+        try:
+            test(s, *(() if arg is None else (arg,)))
+        finally:
+            s.close()
+
+
+@pytest.mark.needs("xenheap-conv")
+def test_unmutated_passes_the_conversion_tests(xh):
+    """The control for the conversions' mutants."""
+    conversion_tests(xh)
+
+
 def pytest_generate_tests(metafunc):
     """Each mutant against the sources that have the function it edits."""
     if "mutation" in metafunc.fixturenames:
@@ -127,7 +193,10 @@ def test_mutant_is_caught(source, mutation, tmp_path, request):
     tree = mutant_tree(source.root, tmp_path / "xen", m.rel, m.function, m.cond, m.edits)
     xh = harness.build(tree)
     with pytest.raises((AssertionError, harness.XenTrap)) as caught:
-        run_state_machine_as_test(machine_for(xh), settings=SEARCH)
+        if m.killer == "conversions":
+            conversion_tests(xh)
+        else:
+            run_state_machine_as_test(machine_for(xh), settings=SEARCH)
     assert killed_by_the_code(caught.value), \
         f"mutant {mutation} was killed by the harness's set-up, not a check: {caught.value}"
     print(f"mutant {mutation} caught: {caught.value}")
@@ -152,3 +221,56 @@ def test_race_mutant_is_caught(source, tmp_path, request):
     assert (rec.kind, rec.file) == ("ASSERT", harness.XV_C), rec
     print(f"race mutant caught: {caught.value}")
     print(f"reproduce: python3 -m pytest '{request.node.nodeid}' -s")
+
+
+def in_child(fn: Callable[[], None], timeout: float = HANG_SECONDS) -> str:
+    """Run fn in a forked child: "passed", "failed" (a check failed or the
+    code trapped) or "hung" (killed after timeout seconds)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            fn()
+            code = 0
+        except BaseException:
+            code = 1
+        os._exit(code)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return "passed" if os.waitstatus_to_exitcode(status) == 0 else "failed"
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return "hung"
+
+
+def misuse_outcomes(xh: harness.Harness, stop_at_first: bool) -> dict[str, str]:
+    out = {}
+    for on_vmap in (True, False):
+        for case in MISUSES:
+            key = f"{case}-{'vmap' if on_vmap else 'directmap'}"
+            out[key] = in_child(lambda: xfree_misuse(xh, on_vmap, case))  # noqa: B023
+            if stop_at_first and out[key] != "passed":
+                return out
+    return out
+
+
+@pytest.mark.needs("xfree-check")
+def test_xfree_misuse_passes_in_a_child(xh):
+    """The control for the xfree-check mutants: every misuse passes in a
+    child, well within the time after which a child counts as hung."""
+    assert set(misuse_outcomes(xh, stop_at_first=False).values()) == {"passed"}
+
+
+# xfree() is the same in both variants: mutate it once, under no-trim.
+@pytest.mark.needs("xfree-check", "xmalloc-no-trim")
+@pytest.mark.parametrize("xfree_mutation", sorted(XFREE_MUTANTS))
+def test_xfree_check_mutant_is_caught(source, xfree_mutation, tmp_path):
+    mutation = xfree_mutation
+    tree = mutant_tree(source.root, tmp_path / "xen", "xen/common/xmalloc_tlsf.c", "xfree",
+                       None, XFREE_MUTANTS[mutation])
+    outcomes = misuse_outcomes(harness.build(tree), stop_at_first=True)
+    caught = {k: v for k, v in outcomes.items() if v != "passed"}
+    assert caught, f"mutant {mutation} survived every misuse: {outcomes}"
+    print(f"mutant {mutation} caught: {caught}")
