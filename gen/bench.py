@@ -22,6 +22,7 @@ from typing import Any
 
 from gen import baseline, harness, pipeline, xentree
 from gen.errors import GenError
+from gen.gitutil import series_digest
 from gen.harness import Harness, XenTrap
 from gen.variants import VARIANTS
 
@@ -138,6 +139,7 @@ class Report:
     results: list[Result] = field(default_factory=list)
     scan: list[ScanPoint] = field(default_factory=list)
     conv: list[ConvCost] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)  # variant: its code's digest
 
     def result(self, variant: str, workload: str) -> Result:
         return next(r for r in self.results
@@ -152,7 +154,8 @@ class Report:
                            "workloads": [{"name": n, "about": a} for n, a in self.workloads],
                            "results": rows(self.results), "scan": rows(self.scan),
                            "scan_patterns": [dict(vars(p)) for p in SCAN_PATTERNS],
-                           "conv": rows(self.conv)}, indent=1) + "\n"
+                           "conv": rows(self.conv), "digests": self.digests},
+                          indent=1) + "\n"
 
 
 # Workloads.
@@ -460,15 +463,19 @@ def measure(xen: Path | None, traces: Path, quick: bool,
         scratch = Path(tmp)
         repo = xentree.checkout(tree, scratch / UPSTREAM, f"gen/{UPSTREAM}")
         roots = {UPSTREAM: Path(repo.working_tree_dir or scratch / UPSTREAM)}
+        digests = {}
         for name, variant in VARIANTS.items():
             say(f"{name}: applying the series")
             built = pipeline.build(variant, tree, scratch / name,
                                    pipeline.PLACEHOLDER_AUTHOR, "@0 +0000")
             roots[name] = built.root
+            digests[name] = series_digest(built.repo, tree.baseline, built.branch,
+                                          messages=False)
         harnesses = {}
         for name, root in roots.items():
             say(f"{name}: building the harness")
             harnesses[name] = harness.build(root, sanitize=False)
         report = Report(baseline.probe(roots[UPSTREAM]).version_string, tree.baseline,
-                        quick, tuple(roots), [(w.name, w.about) for w in loads])
+                        quick, tuple(roots), [(w.name, w.about) for w in loads],
+                        digests=digests)
         return run(harnesses, report, loads, curve_points(quick, say), say)

@@ -1,8 +1,12 @@
 """The bench tables kept for the cover letter: one per baseline commit,
-under $GEN_BENCH_DIR, else bench/ in the cache."""
+under $GEN_BENCH_DIR, else bench/ in the cache, with the digest of the
+code of each series it measured (gitutil.series_digest without the
+messages, which name the tool's version), so that a cover letter quotes
+only a table measured on its own code."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -14,10 +18,17 @@ def results_dir() -> Path:
     return Path(os.environ.get("GEN_BENCH_DIR") or xentree.cache_dir() / "bench")
 
 
-def cached_table(baseline: str) -> str:
-    """The table measured on that baseline commit, or "" if none was."""
-    path = results_dir() / f"{baseline}.txt"
-    return path.read_text().rstrip("\n") if path.is_file() else ""
+def cached_table(baseline: str, variant: str, code_digest: str) -> str:
+    """The table measured on that baseline commit with the variant's code
+    as it is now, or "" if none was."""
+    path = results_dir() / f"{baseline}.json"
+    try:
+        kept = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return ""
+    if kept.get("digests", {}).get(variant) != code_digest:
+        return ""
+    return str(kept.get("table", "")).rstrip("\n")
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -33,7 +44,7 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def store(baseline: str, table: str) -> Path:
-    path = results_dir() / f"{baseline}.txt"
-    write_atomic(path, table)
+def store(baseline: str, table: str, digests: dict[str, str]) -> Path:
+    path = results_dir() / f"{baseline}.json"
+    write_atomic(path, json.dumps({"digests": digests, "table": table}, indent=1) + "\n")
     return path

@@ -195,5 +195,5 @@ def write(report: Report, dest: Path, plots: bool = True) -> list[Path]:
     write_atomic(json_path, report.to_json())
     write_atomic(txt_path, text)
     pngs = plot(report, dest) if plots else []
-    store(report.baseline, text)
+    store(report.baseline, text, report.digests)
     return [txt_path, json_path, *pngs]

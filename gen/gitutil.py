@@ -74,10 +74,11 @@ def commit_env(author: Identity | None, date: str) -> dict[str, str]:
             "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
 
 
-def series_digest(repo: git.Repo, base: str, head: str = "HEAD") -> str:
+def series_digest(repo: git.Repo, base: str, head: str = "HEAD", messages: bool = True) -> str:
     """What identifies a series whatever its dates, hashes or notes: each
-    commit's message and `git patch-id --stable` of its diff, in order, and
-    the version of the tool that proved or generated it."""
+    commit's message (unless messages is False: the code alone) and `git
+    patch-id --stable` of its diff, in order, and the version of the tool
+    that proved or generated it."""
     log = repo.git.log("-p", "--no-color", "--full-index", f"{base}..{head}",
                        env=isolated_env())
     ids = subprocess.run(["git", "patch-id", "--stable"], input=log + "\n", text=True,
@@ -85,7 +86,7 @@ def series_digest(repo: git.Repo, base: str, head: str = "HEAD") -> str:
     patch_id = {commit: pid for pid, commit in (ln.split() for ln in ids.splitlines())}
     h = hashlib.sha256(f"xen-directmap-gen {__version__}\n".encode())
     for sha in repo.git.rev_list("--reverse", f"{base}..{head}").split():
-        message = repo.commit(sha).message
+        message = repo.commit(sha).message if messages else ""
         assert isinstance(message, str)
         h.update(f"{message.strip()}\0{patch_id.get(sha, '')}\0".encode())
     return h.hexdigest()

@@ -184,12 +184,14 @@ def generate(req: Request) -> list[Path]:
         previous = previous_posting(req, tree)
 
         renderer = Renderer(template_context(req.variant, built.base, built.patches))
+        digest = series_digest(built.repo, tree.baseline, built.branch)
+        code = series_digest(built.repo, tree.baseline, built.branch, messages=False)
         cover = renderer.render(
             "cover.txt.j2", tool_version=__version__, command=req.command,
             origin=tree.origin, baseline_commit=tree.baseline, posting_base=posting_base,
-            upstream_hint=tree.upstream_hint, bench=cached_table(tree.baseline),
-            tested=report.tested(req.output / f"{req.variant.name}.check.json",
-                                 series_digest(built.repo, tree.baseline, built.branch)),
+            upstream_hint=tree.upstream_hint,
+            bench=cached_table(tree.baseline, req.variant.name, code),
+            tested=report.tested(req.output / f"{req.variant.name}.check.json", digest),
             changelog=changelog.cover_notes(log_, slugs) if log_ else "",
             previous=req.in_reply_to)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -191,3 +192,29 @@ def test_cover_letter_includes_the_table(bench):
         covers[label] = next((out / "split-vmap").glob("*0000-cover-letter.patch")).read_text()
     assert table in covers["with"]
     assert "How much is wasted?" not in covers["without"]
+
+
+def test_cover_letter_quotes_no_table_measured_on_other_code(bench, tmp_path):
+    """The table names the code of each series it measured: a series whose
+    C changed since gets none, one whose messages alone changed keeps it."""
+    table = (bench.out / "bench.txt").read_text().rstrip("\n")
+    covers = {}
+    for label, path, old, new in (
+            ("code", "c/vmap/vunmap_partial.c.j2", "vmap: bad partial unmap of %p",
+             "vmap: refusing to unmap %p"),
+            ("message", "msg/vmap-partial.txt.j2", "vmap", "vmap")):
+        tool = tmp_path / label
+        for part in ("gen", "templates"):
+            shutil.copytree(ROOT / part, tool / part)
+        tpl = tool / "templates" / path
+        text = tpl.read_text()
+        assert old in text
+        tpl.write_text(text.replace(old, new, 1) + ("\nOne more line.\n"
+                                                    if label == "message" else ""))
+        out = tmp_path / f"series-{label}"
+        res = gen(bench.tmp, {**bench.env, "PYTHONPATH": str(tool)}, "--variant",
+                  "split-vmap", "-o", str(out), "--date", FIXED_DATE, "--no-cc")
+        assert res.returncode == 0, res.stderr
+        covers[label] = next((out / "split-vmap").glob("*0000-cover-letter.patch")).read_text()
+    assert table not in covers["code"] and "How much is wasted?" not in covers["code"]
+    assert table in covers["message"]
