@@ -1,7 +1,12 @@
-"""The generation pipeline, one stage after another:
+"""The generation pipeline, one stage after another, each a function of
+the one before:
 
-    tree -> baseline -> variant's patches -> render -> splice -> style
-         -> commits -> format-patch -> addresses -> output (atomic)
+    plan     the variant's patches rendered against the baseline (pure)
+    gate     CODING_STYLE, pycparser, commit-message rules
+    commit   one commit per patch on a scratch checkout
+    format   git format-patch, cover letter, range-diff, notes, Cc lines
+    publish  the output directory put in place at once; the version
+             recorded in a clone
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,32 +107,79 @@ def template_context(variant: Variant, base: baseline.Baseline,
             "number": lambda slug: slugs.index(check(slug)) + 1}
 
 
+@dataclass(frozen=True)
+class Planned:
+    """One patch as planned: its hunks, the whole new text of each file it
+    changes, and its message body; nothing is gated or written yet."""
+
+    patch: Patch
+    hunks: tuple[splice.Hunk, ...]
+    files: dict[str, str]
+    body: str
+
+
+def plan(variant: Variant, base: baseline.Baseline, patches: tuple[Patch, ...],
+         read_file: Callable[[str], str]) -> tuple[Planned, ...]:
+    """Stage 1, pure: each patch rendered against the baseline's files
+    (read_file(path)) as the patches before it leave them."""
+    files: dict[str, str] = {}
+
+    def current(rel: str) -> str:
+        return files[rel] if rel in files else read_file(rel)
+
+    out = []
+    for k, patch in enumerate(patches, start=1):
+        renderer = Renderer(template_context(variant, base, patches, upto=k))
+        hunks, changed = splice.render_patch(patch, renderer, base, current)
+        files.update(changed)
+        out.append(Planned(patch, tuple(hunks), changed, renderer.render(patch.message)))
+    return tuple(out)
+
+
+def gate(planned: tuple[Planned, ...]) -> tuple[Planned, ...]:
+    """Stage 2: CODING_STYLE, the pycparser parse and xen-devel's message
+    rules for every patch; the plan as it was, or a GenError."""
+    for p in planned:
+        splice.require_style(p.patch, list(p.hunks))
+        problems = syntax.check(list(p.hunks))
+        if problems:
+            raise GenError(f"patch '{p.patch.subject}' does not parse:\n  "
+                           + "\n  ".join(map(str, problems)))
+        problems = publish.message_problems(p.patch.subject, p.body)
+        if problems:
+            raise GenError(f"commit message of '{p.patch.slug}': " + "; ".join(problems))
+    return planned
+
+
+def commit_series(gated: tuple[Planned, ...], repo: git.Repo, author: Identity, date: str,
+                  trailers: Sequence[tuple[str, str]] = (),
+                  signer: Identity | None = None) -> list[str]:
+    """Stage 3: one commit per gated patch on the checkout; their ids."""
+    root = Path(repo.working_tree_dir or ".")
+    shas = []
+    for p in gated:
+        for rel, text in p.files.items():
+            splice.write(root / rel, text)
+        tags = publish.trailer_block([*p.patch.trailers, *trailers], signer)
+        shas.append(publish.commit(repo, publish.commit_message(p.patch.subject, p.body, tags),
+                                   author, date))
+    return shas
+
+
 def build(variant: Variant, tree: xentree.XenTree, scratch: Path, author: Identity,
           date: str, trailers: Sequence[tuple[str, str]] = (),
           signer: Identity | None = None) -> Built:
-    """Commit the variant's patches on a scratch checkout of tree."""
+    """Stages 1-3 on a scratch checkout of tree: the variant's patches
+    planned, gated and committed.  Every user of a patched tree (generate,
+    check's gates, bench, the harness tests) gets it from here."""
     branch = f"gen/{variant.name}"
     repo = xentree.checkout(tree, scratch / "xen", branch)
     root = Path(repo.working_tree_dir or scratch)
     base = baseline.probe(root)
     patches = variant.for_baseline(base)
-    built = Built(tree, base, repo, branch, patches)
-    for k, patch in enumerate(patches, start=1):
-        renderer = Renderer(template_context(variant, base, patches, upto=k))
-        hunks = splice.apply_patch(root, patch, renderer, base)
-        splice.require_style(patch, hunks)
-        problems = syntax.check(hunks)
-        if problems:
-            raise GenError(f"patch '{patch.subject}' does not parse:\n  "
-                           + "\n  ".join(map(str, problems)))
-        body = renderer.render(patch.message)
-        problems = publish.message_problems(patch.subject, body)
-        if problems:
-            raise GenError(f"commit message of '{patch.slug}': " + "; ".join(problems))
-        tags = publish.trailer_block([*patch.trailers, *trailers], signer)
-        publish.commit(repo, publish.commit_message(patch.subject, body, tags), author, date)
-        built.hunks[patch.slug] = hunks
-    return built
+    gated = gate(plan(variant, base, patches, lambda rel: splice.read(root / rel)))
+    commit_series(gated, repo, author, date, trailers, signer)
+    return Built(tree, base, repo, branch, patches, {p.patch.slug: list(p.hunks) for p in gated})
 
 
 def resolve_author(req: Request, tree: xentree.XenTree) -> tuple[Identity, Identity | None]:
@@ -157,6 +209,35 @@ def previous_posting(req: Request, tree: xentree.XenTree) -> postings.Posting | 
         log(f"note: no recorded v{req.reroll - 1} of {req.variant.name} {where}, so the "
             f"cover letter has no range-diff")
     return found
+
+
+def format_mail(req: Request, built: Built, cover: str, author: Identity, date: str,
+                notes: changelog.Changelog | None, previous: postings.Posting | None,
+                dest: Path) -> list[Path]:
+    """Stage 4: the series as mails in dest: git format-patch with the
+    cover letter and a range-diff against the previous version, the reply
+    to it, the changelog notes and the Cc lines."""
+    files = publish.format_series(built.repo, built.branch, built.tree.baseline, cover,
+                                  publish.Mail(req.to, req.reroll), author, date, dest,
+                                  previous.range if previous else None)
+    if req.in_reply_to:
+        publish.reply_to(files[0], req.in_reply_to)
+    if notes:
+        for patch, path in zip(built.patches, files[1:], strict=True):
+            publish.insert_notes(path, changelog.patch_notes(notes, patch.slug))
+    if req.cc:
+        publish.address_series(built.root, files)
+    return files
+
+
+def publish_series(req: Request, tree: xentree.XenTree, built: Built, staged: Path) -> None:
+    """Stage 5: the formatted mails put in place at once, and the version
+    recorded in a clone (postings.py)."""
+    publish.install(staged, req.dest, req.force)
+    if tree.kind == "clone":
+        posting = postings.record(tree.repo, built.repo, built.branch, tree.baseline,
+                                  req.variant.name, req.reroll)
+        log(f"recorded as {posting.ref} (and {posting.ref}-base) in {tree.repo}")
 
 
 def generate(req: Request) -> list[Path]:
@@ -199,23 +280,9 @@ def generate(req: Request) -> list[Path]:
         staged = Path(tempfile.mkdtemp(prefix=f".{req.variant.name}.tmp-",
                                        dir=req.dest.parent.resolve()))
         try:
-            mail = publish.Mail(req.to, req.reroll)
-            files = publish.format_series(built.repo, built.branch, tree.baseline, cover,
-                                          mail, author, date, staged,
-                                          previous.range if previous else None)
-            if req.in_reply_to:
-                publish.reply_to(files[0], req.in_reply_to)
-            if log_:
-                for patch, path in zip(built.patches, files[1:], strict=True):
-                    publish.insert_notes(path, changelog.patch_notes(log_, patch.slug))
-            if req.cc:
-                publish.address_series(built.root, files)
-            publish.install(staged, req.dest, req.force)
+            files = format_mail(req, built, cover, author, date, log_, previous, staged)
+            publish_series(req, tree, built, staged)
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
             raise
-        if tree.kind == "clone":
-            posting = postings.record(tree.repo, built.repo, built.branch, tree.baseline,
-                                      req.variant.name, req.reroll)
-            log(f"recorded as {posting.ref} (and {posting.ref}-base) in {tree.repo}")
     return [req.dest / f.name for f in files]

@@ -6,6 +6,7 @@ the file and line of the patched tree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,18 +46,20 @@ def write(path: Path, text: str) -> None:
     path.write_bytes(text.encode("utf-8", "surrogateescape"))
 
 
-def apply_patch(root: Path, patch: Patch, renderer: Renderer,
-                base: Baseline) -> list[Hunk]:
-    """Apply the patch's edits that fit this baseline to the files under
-    root; return the hunks."""
+def render_patch(patch: Patch, renderer: Renderer, base: Baseline,
+                 read_file: Callable[[str], str]) -> tuple[list[Hunk], dict[str, str]]:
+    """The patch's edits that fit this baseline, rendered and applied in
+    memory to the files as read_file(path) gives them: the hunks, and the
+    new text of every file the patch changes.  Writes nothing."""
     hunks = []
+    changed: dict[str, str] = {}
     for edit in patch.edits:
         if not edit.applies(base):
             continue
         text = renderer.render(edit.template) if edit.template else ""
-        path = root / edit.path
-        applied = edit.apply(read(path), text)
-        write(path, applied.src)
+        before = changed[edit.path] if edit.path in changed else read_file(edit.path)
+        applied = edit.apply(before, text)
+        changed[edit.path] = applied.src
         landed = text if applied.inserted is None else applied.inserted
         context = landed
         if isinstance(edit, Hook | Sub):
@@ -65,6 +68,15 @@ def apply_patch(root: Path, patch: Patch, renderer: Renderer,
             context = item.text(applied.src)
         hunks.append(Hunk(edit, applied.src.count("\n", 0, applied.offset) + 1, landed,
                           context))
+    return hunks, changed
+
+
+def apply_patch(root: Path, patch: Patch, renderer: Renderer,
+                base: Baseline) -> list[Hunk]:
+    """render_patch() against the files under root, written back; the hunks."""
+    hunks, changed = render_patch(patch, renderer, base, lambda rel: read(root / rel))
+    for rel, text in changed.items():
+        write(root / rel, text)
     return hunks
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from gen import build
 from gen.errors import GenError
 from gen.variants import VARIANTS
 
-from ..conftest import FIXED_DATE, Run, git_env
+from ..conftest import FIXED_DATE, ROOT, Run, git_env
 
 
 def xen_args(tree) -> list[str]:
@@ -96,20 +97,21 @@ def test_the_cover_letter_quotes_the_check_of_this_series_only(checked, xen_tree
 
 
 def test_a_broken_hunk_stops_at_the_build_naming_patch_and_error(gen_cli, xen_tree, tmp_path):
-    """A hunk of x86's mm.c, which only the Xen build compiles (the harness
-    does not), loses a ';': the ladder passes the harness and stops at the
-    build after that patch, naming it and quoting the compiler."""
-    run = gen_cli("--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
-                  "--date", FIXED_DATE)
-    assert run.returncode == 0, run.stderr
-    (broken,) = (tmp_path / "out" / "split-vmap").glob("*-x86-mm-don-t-assume-xenheap-*.patch")
-    number = int(broken.name.split("-")[0])
-    line = "+                l1tab = __map_domain_page(pg);\n"
-    text = broken.read_text()
-    assert line in text
-    broken.write_text(text.replace(line, line.replace(";", ""), 1))
+    """A template of a hunk of x86's mm.c, which only the Xen build compiles
+    (the harness does not), calls a function that does not exist: every
+    gate passes (it parses), the harness passes, and the ladder stops at
+    the build after that patch, naming it and quoting the compiler."""
+    tool = tmp_path / "tool"
+    for part in ("gen", "templates", "c", "tests"):
+        shutil.copytree(ROOT / part, tool / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tool)
+    tpl = tool / "templates" / "c" / "xenheap" / "perdomain.c.j2"
+    text = tpl.read_text()
+    assert "l1tab = __map_domain_page(pg);" in text
+    tpl.write_text(text.replace("__map_domain_page(pg)", "__map_domain_page_nowhere(pg)"))
     run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
-                  "--builds", "debug", "--cmdline", "")
+                  "--builds", "debug", "--cmdline", "", "--date", FIXED_DATE,
+                  env={"PYTHONPATH": str(tool)})
     assert run.returncode == 1
     report = json.loads((tmp_path / "out" / "split-vmap.check.json").read_text())
     steps = {s["name"]: s for s in report["steps"]}
@@ -117,10 +119,34 @@ def test_a_broken_hunk_stops_at_the_build_naming_patch_and_error(gen_cli, xen_tr
     assert steps["harness"]["status"] == "ok"
     assert steps["build"]["status"] == "failed"
     assert steps["boot"]["status"] == "not run"
+    (broken,) = (tmp_path / "out" / "split-vmap").glob("*-x86-mm-don-t-assume-xenheap-*.patch")
+    number = int(broken.name.split("-")[0])
     assert re.match(rf"patch {number}/\d+ 'x86/mm: don't assume xenheap memory is in the "
                     r"direct map' fails to build \(debug\)", steps["build"]["detail"])
     assert any("mm.c" in q and "error:" in q for q in steps["build"]["quote"])
-    assert "error: expected ';'" in run.stdout
+    assert "__map_domain_page_nowhere" in run.stdout
+
+
+def test_patches_edited_after_generating_are_refused(gen_cli, xen_tree, tmp_path):
+    """check applies only the code that its gates passed: a patch file
+    edited by hand fails at apply, before anything is built."""
+    run = gen_cli("--variant", "no-trim", *xen_args(xen_tree), "-o", "out", "--no-cc",
+                  "--date", FIXED_DATE)
+    assert run.returncode == 0, run.stderr
+    (edited,) = (tmp_path / "out" / "no-trim").glob("*-x86-mm-don-t-assume-xenheap-*.patch")
+    line = "+                l1tab = __map_domain_page(pg);\n"
+    text = edited.read_text()
+    assert line in text
+    edited.write_text(text.replace(line, line.replace(";", ""), 1))
+    run = gen_cli("check", "--variant", "no-trim", *xen_args(xen_tree), "-o", "out",
+                  "--no-harness", "--no-bisect", "--builds", "debug", "--cmdline", "")
+    assert run.returncode == 1
+    report = json.loads((tmp_path / "out" / "no-trim.check.json").read_text())
+    steps = {s["name"]: s for s in report["steps"]}
+    assert steps["gates"]["status"] == "ok"
+    assert steps["apply"]["status"] == "failed"
+    assert "are not the code that the gates passed" in steps["apply"]["detail"]
+    assert steps["build"]["status"] == "not run" and report["builds"] == []
 
 
 def test_a_boot_failure_is_reported_with_the_log(gen_cli, xen_tree, tmp_path):
