@@ -1,4 +1,4 @@
-"""gen/harness.py itself: the cdef, the content-hashed cache, and extra
+"""gen/harness itself: the cdef, the content-hashed cache, and extra
 translation units."""
 
 from __future__ import annotations
