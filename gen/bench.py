@@ -24,13 +24,14 @@ from gen import baseline, harness, pipeline, xentree
 from gen.errors import GenError
 from gen.gitutil import series_digest
 from gen.harness import Harness, XenTrap
+from gen.sim import PAGE, WINDOW_PAGES, Sim
+from gen.sim import RAM_PAGES as SIM_RAM_PAGES
 from gen.variants import VARIANTS
 
-PAGE = 4096
 UPSTREAM = "upstream"
-VMAP_DEFAULT = 0
-RAM_PAGES = 1 << 18  # 1 GiB, sparse in the memfd
-WINDOW_PAGES = 1 << 18  # 1 GiB: the largest vmap window the shim has
+# Twice the tests' RAM (gen.sim.RAM_PAGES): the largest synthetic mixes
+# hold more; the vmap window is the tests' (the largest the shim has).
+RAM_PAGES = 2 * SIM_RAM_PAGES
 HOLE_EVERY = 10  # the swiss cheese frees one single-page allocation in ten
 MAPS_SPARE = 10000  # host mappings the rest of the machine needs
 DEFAULT_MAP_LIMIT = 65530
@@ -240,69 +241,37 @@ def workloads(traces: Path, n: int) -> list[Workload]:
     return [*(trace_workload(p) for p in found), *synthetic(n)]
 
 
-# The simulated machine.
+# The simulated machine (gen.sim), as the bench uses it.
 
-class Machine:
-    """A fresh machine: VMAP_DEFAULT set up and, on a patched tree, the
-    xenheap on vmap; xmalloc's pool exists, as in any booted Xen."""
+def machine(h: Harness) -> Sim:
+    """A fresh machine with the xenheap on vmap on a patched tree."""
+    m = Sim(h, ram_pages=RAM_PAGES, window_pages=WINDOW_PAGES, xenheap_vmap=True)
+    if "xenheap-track" in h.traits and not m.on_vmap:
+        m.close()
+        raise GenError("the xenheap did not go on vmap in the patched harness")
+    return m
 
-    def __init__(self, h: Harness) -> None:
-        self.h = h
-        if h.init(RAM_PAGES, 0, WINDOW_PAGES, 0):
-            raise GenError("the harness could not set up its simulated machine",
-                           hint="another harness may hold its address range; run one "
-                                "bench at a time")
-        h.vm_init(VMAP_DEFAULT)
-        if h.has("xv_init"):
-            h.xv_init()
-            if not h.xv_active():
-                raise GenError("the xenheap did not go on vmap in the patched harness")
-        h.xfree(h.xmalloc(1, 0))
-        self.xlog()
 
-    def close(self) -> None:
-        self.h.fini()
+def xmalloc(m: Sim, size: int, align: int) -> int:
+    va = m.addr(m.h.xmalloc(size, align))
+    if not va:
+        raise GenError(f"xmalloc({size}, {align}) failed in the harness",
+                       hint="the workload outgrew the simulated RAM or vmap window")
+    return va
 
-    def counter(self, name: str) -> int:
-        return int(self.h.counter(getattr(self.h.lib, name)))
 
-    def xlog(self) -> int:
-        """Pages xmalloc took from (+) or gave back to (-) the xenheap
-        since the last call."""
-        out = self.h.ffi.new("unsigned long[]", 5 * 512)
-        n = self.h.xlog_take(out, 512)
-        if n > 512:
-            raise GenError(f"xmalloc made {n} xenheap calls in one operation")
-        delta = 0
-        for i in range(n):
-            kind, va, order, _frame, kept = out[5 * i:5 * i + 5]
-            if kind == self.h.lib.H_XLOG_ALLOC and va:
-                delta += 1 << order
-            elif kind == self.h.lib.H_XLOG_FREE and not kept:
-                delta -= 1 << order
-        return delta
+def held_delta(m: Sim) -> int:
+    """Pages xmalloc took from (+) or gave back to (-) the xenheap since
+    the last look; a free that could not unmap keeps its pages."""
+    return sum((1 << e.order) if e.alloc else -(1 << e.order)
+               for e in m.xlog() if (e.va if e.alloc else not e.kept))
 
-    def xmalloc(self, size: int, align: int) -> int:
-        va = int(self.h.ffi.cast("uintptr_t", self.h.xmalloc(size, align)))
-        if not va:
-            raise GenError(f"xmalloc({size}, {align}) failed in the harness",
-                           hint="the workload outgrew the simulated RAM or vmap window")
-        return va
 
-    def xfree(self, va: int) -> None:
-        self.h.xfree(self.h.ffi.cast("void *", va))
-
-    def bitmap(self) -> tuple[str, int]:
-        """vmap's bitmap as a string of 0/1 over [0, vm_end): bits at or
-        above vm_top are clear, as the region beyond is unused."""
-        h = self.h
-        top, end = h.vm_top(VMAP_DEFAULT), h.vm_end(VMAP_DEFAULT)
-        buf = h.ffi.new("unsigned char[]", top // 8)
-        if h.probe_read(h.vm_base(VMAP_DEFAULT), top // 8, buf):
-            raise GenError("vmap's bitmap is not mapped in the harness")
-        raw = bytes(h.ffi.buffer(buf, top // 8))
-        bits = "".join(f"{b:08b}"[::-1] for b in raw)
-        return bits + "0" * (end - top), end
+def bit_string(m: Sim) -> str:
+    """vmap's bitmap as 0/1 over [0, vm_end): bits at or above vm_top are
+    clear, as the region beyond is unused."""
+    bits = "".join(f"{b:08b}"[::-1] for b in m.bitmap())
+    return bits + "0" * (m.vm_end - m.vm_top)
 
 
 def va_use(bits: str) -> int:
@@ -318,10 +287,9 @@ def free_runs(bits: str) -> list[int]:
 # Measurements.
 
 def replay(h: Harness, variant: str, w: Workload) -> Result:
-    m = Machine(h)
+    m = machine(h)
     try:
-        bits0, _ = m.bitmap()
-        base_va = va_use(bits0)
+        base_va = va_use(bit_string(m))
         xenheap0 = int(h.ram_xenheap_pages())
         names = ("H_PTE_WRITES", "H_TLB_FLUSHES", "H_TLB_FLUSH_ALL", "H_BITOP_CALLS",
                  "H_BITMAP_WORDS")
@@ -330,20 +298,20 @@ def replay(h: Harness, variant: str, w: Workload) -> Result:
         held = floor = held_peak = floor_peak = frees = 0
         for op in w.ops:
             if op.alloc:
-                va = m.xmalloc(op.size, op.align)
+                va = xmalloc(m, op.size, op.align)
                 live[op.key] = (va, op.size)
                 floor += -(-op.size // PAGE)
             else:
                 va, size = live.pop(op.key)
-                m.xfree(va)
+                m.h.xfree(m.ptr(va))
                 floor -= -(-size // PAGE)
                 frees += 1
-            held += m.xlog()
+            held += held_delta(m)
             held_peak, floor_peak = max(held_peak, held), max(floor_peak, floor)
         if held != int(h.ram_xenheap_pages()) - xenheap0:
             raise GenError(f"{variant}/{w.name}: xmalloc's log and the frame table "
                            f"disagree on the xenheap pages held")
-        bits, _ = m.bitmap()
+        bits = bit_string(m)
         runs = free_runs(bits)
         delta = {n: m.counter(n) - before[n] for n in names}
         ops, allocs = len(w.ops), w.allocs
@@ -366,16 +334,16 @@ def scan_point(h: Harness, variant: str, pattern: ScanPattern, live: int,
     """Make at least `live` allocations stay in `pattern`, then count the
     bit searches and bitmap words of `probes` allocations of the pattern's
     probe size."""
-    m = Machine(h)
+    m = machine(h)
     try:
         total = live + (-(-live // (pattern.freed - 1)) if pattern.freed else 0)
-        vas = [m.xmalloc(pattern.pages * PAGE, 0) for _ in range(total)]
+        vas = [xmalloc(m, pattern.pages * PAGE, 0) for _ in range(total)]
         gone = vas[::pattern.freed] if pattern.freed else []
         for va in gone:
-            m.xfree(va)
+            m.h.xfree(m.ptr(va))
         calls, words = m.counter("H_BITOP_CALLS"), m.counter("H_BITMAP_WORDS")
         for _ in range(probes):
-            m.xmalloc(pattern.probe_pages * PAGE, 0)
+            xmalloc(m, pattern.probe_pages * PAGE, 0)
         return ScanPoint(pattern.name, variant, total - len(gone),
                          round((m.counter("H_BITOP_CALLS") - calls) / probes, 1),
                          round((m.counter("H_BITMAP_WORDS") - words) / probes, 1))
@@ -388,9 +356,9 @@ def scan_point(h: Harness, variant: str, pattern: ScanPattern, live: int,
 def conv_cost(h: Harness, variant: str, pages: int = 256, rounds: int = 1000,
               repeats: int = 25) -> ConvCost:
     """Best of `repeats` timings of each loop, as ratios to the arithmetic."""
-    m = Machine(h)
+    m = machine(h)
     try:
-        vmapped = [m.xmalloc(PAGE, 0) for _ in range(pages)]
+        vmapped = [xmalloc(m, PAGE, 0) for _ in range(pages)]
         start = int(h.layout(h.lib.H_DIRECTMAP_VIRT_START))
         direct = [start + int(h.alloc_domheap_pages(0)) * PAGE for _ in range(pages)]
         arrays = {"vmap": h.ffi.new("unsigned long[]", vmapped),
@@ -418,7 +386,7 @@ def run(harnesses: dict[str, Harness], report: Report, loads: list[Workload],
     for variant, h in harnesses.items():
         say(f"{variant}: {len(loads)} workloads")
         report.results.extend(replay(h, variant, w) for w in loads)
-        if h.has("xv_init"):
+        if "xenheap-track" in h.traits:
             for pattern, points in curve.items():
                 say(f"{variant}: scan work, {pattern.name}, {', '.join(map(str, points))} "
                     "live allocations")
@@ -474,7 +442,7 @@ def measure(xen: Path | None, traces: Path, quick: bool,
         harnesses = {}
         for name, root in roots.items():
             say(f"{name}: building the harness")
-            harnesses[name] = harness.build(root, sanitize=False)
+            harnesses[name] = harness.build(root, VARIANTS.get(name), sanitize=False)
         report = Report(baseline.probe(roots[UPSTREAM]).version_string, tree.baseline,
                         quick, tuple(roots), [(w.name, w.about) for w in loads],
                         digests=digests)

@@ -7,9 +7,12 @@ plus any further C the caller passes, against the fake headers of c/include
 and, behind them, the tree's xen/include.  Its cdef is generated with
 pycparser from the one test-API header, c/shim/api.h.
 
-A tree with the xenheap series (xen/arch/x86/xenheap-vmap.c) is built
-with CONFIG_XENHEAP_VMAP: that file is compiled whole, page_alloc.c's
-xenheap_vmap()/xenheap_vunmap() are taken out with the xenheap functions,
+A harness is built for a tree and the series applied to it: the series'
+traits (the slugs of its patches) decide the build, and a trait that the
+tree does not bear out is an error.  A tree with the xenheap series
+(xen/arch/x86/xenheap-vmap.c) is built with CONFIG_XENHEAP_VMAP: that
+file is compiled whole, page_alloc.c's xenheap_vmap()/xenheap_vunmap()
+are taken out with the xenheap functions,
 and the tree's own x86 conversions (virt_to_page(), page_to_virt(),
 virt_to_maddr(), virt_to_pdx(), pdx_to_virt()), the layout macros of its
 arrays and its asm/xenheap-vmap.h replace the shim's conversions: they
@@ -27,8 +30,8 @@ module, runtime.py calls into it and reads what the code recorded.
 """
 
 from gen.harness.compile import build, cdef, module_path
-from gen.harness.extract import XENHEAP_VMAP_COND, XV_C, XV_H, defines_for
+from gen.harness.extract import XENHEAP_VMAP_COND, XV_C, XV_H
 from gen.harness.runtime import Harness, Record, XenTrap, sanitizer_env, sanitizing
 
 __all__ = ["XENHEAP_VMAP_COND", "XV_C", "XV_H", "Harness", "Record", "XenTrap", "build",
-           "cdef", "defines_for", "module_path", "sanitizer_env", "sanitizing"]
+           "cdef", "module_path", "sanitizer_env", "sanitizing"]

@@ -23,10 +23,11 @@ import pycparser
 import pycparser.c_ast
 import pycparser.c_generator
 
-from gen import xentree
+from gen import baseline, xentree
 from gen.errors import GenError
 from gen.harness.extract import XV_C, XV_H, defines_for, headers_for, xenheap_unit
 from gen.harness.runtime import Harness, sanitizing
+from gen.series import Variant
 
 C_DIR = Path(__file__).resolve().parents[2] / "c"
 API_HEADER = C_DIR / "shim" / "api.h"
@@ -53,6 +54,7 @@ class Spec:
     units: tuple[str, ...]  # generated translation units, as text
     headers: tuple[tuple[str, str], ...]  # generated headers: (name, text)
     sanitize: bool
+    traits: frozenset[str]  # the slugs of the series' patches
 
     def flags(self) -> list[str]:
         common = self.root / "xen" / "common"
@@ -156,16 +158,20 @@ def _load(name: str, path: Path) -> Any:
     return _loaded[name]
 
 
-def build(root: Path, extra_sources: Sequence[str] = (), sanitize: bool | None = None,
-          ) -> Harness:
-    """The harness for the tree at root, built unless cached.
+def build(root: Path, variant: Variant | None = None, extra_sources: Sequence[str] = (),
+          sanitize: bool | None = None) -> Harness:
+    """The harness for the tree at root, with variant's series applied (None:
+    the baseline), built unless cached.  The build follows the series'
+    traits, the slugs of its patches on this baseline (Harness.traits).
 
     extra_sources are further translation units (C text), for code a
     series adds, taken from its tree with cedit; they see the same headers.
     """
     sanitize = sanitizing() if sanitize is None else sanitize
-    spec = Spec(root, defines_for(root), (xenheap_unit(root), *extra_sources),
-                headers_for(root), sanitize)
+    traits = frozenset(p.slug for p in variant.for_baseline(baseline.probe(root))) \
+        if variant else frozenset()
+    spec = Spec(root, defines_for(root, traits), (xenheap_unit(root, traits), *extra_sources),
+                headers_for(root, traits), sanitize, traits)
     path = module_path(spec)
     name = path.name.split(".")[0]
     with _locked(path.parent / ".lock"):

@@ -31,24 +31,30 @@ def declares(path: Path, name: str) -> bool:
                for it in cedit.parse(path.read_text()))
 
 
-def has_xenheap_vmap(root: Path) -> bool:
-    """Whether the tree has the xenheap series' arrays."""
-    return (root / XV_C).exists()
+# The traits of a series the harness builds differently for (the slugs of
+# the patches it applies): what each puts in the tree, where (a file, or a
+# name declared in one), and the defines it gives the build.
+TRAITS = {
+    "vmap-partial": ("xen/include/xen/vmap.h", "vunmap_partial", ("H_HAVE_VUNMAP_PARTIAL",)),
+    "xmalloc-spare": ("xen/common/xmalloc_tlsf.c", "xmalloc_spare", ("H_HAVE_XMALLOC_SPARE",)),
+    "xenheap-track": (XV_C, None, ("H_HAVE_XENHEAP_VMAP", "CONFIG_XENHEAP_VMAP")),
+}
 
 
-def defines_for(root: Path) -> tuple[str, ...]:
-    """H_HAVE_* for the optional functions the tree has, and the Kconfig
-    option of the xenheap series if the tree has that."""
-    base = baseline.probe(root)
-    have = []
-    if base.has("vmap_size"):
-        have.append("H_HAVE_VMAP_SIZE")
-    if declares(root / "xen" / "include" / "xen" / "vmap.h", "vunmap_partial"):
-        have.append("H_HAVE_VUNMAP_PARTIAL")
-    if declares(root / "xen" / "common" / "xmalloc_tlsf.c", "xmalloc_spare"):
-        have.append("H_HAVE_XMALLOC_SPARE")
-    if has_xenheap_vmap(root):
-        have += ["H_HAVE_XENHEAP_VMAP", "CONFIG_XENHEAP_VMAP"]
+def defines_for(root: Path, traits: frozenset[str]) -> tuple[str, ...]:
+    """H_HAVE_* and CONFIG_* for the series' traits and what the baseline
+    has.  A trait that the tree does not bear out, either way, is an error:
+    the harness is built from what the series declares, not from guesses."""
+    have = ["H_HAVE_VMAP_SIZE"] if baseline.probe(root).has("vmap_size") else []
+    for slug, (rel, name, defines) in TRAITS.items():
+        present = (root / rel).exists() if name is None else declares(root / rel, name)
+        if present != (slug in traits):
+            what = f"{rel}" if name is None else f"{name}() in {rel}"
+            raise GenError(f"{root} does not match its series: patch {slug} is "
+                           f"{'' if slug in traits else 'not '}in it, but the tree "
+                           f"{'lacks' if slug in traits else 'has'} {what}")
+        if present:
+            have += defines
     return tuple(have)
 
 
@@ -58,13 +64,13 @@ def _taken(src: str, rel: str, item: cedit.Item) -> str:
     return f'#line {line} "{rel}"\n{item.text(src)}'
 
 
-def xenheap_unit(root: Path) -> str:
+def xenheap_unit(root: Path, traits: frozenset[str]) -> str:
     """The tree's xenheap functions as a translation unit, with #line
     directives so that records name page_alloc.c and its real lines."""
     rel = "xen/common/page_alloc.c"
     src = (root / rel).read_text()
     parts = ["#include <tu/xenheap.h>\n"]
-    if has_xenheap_vmap(root):
+    if "xenheap-track" in traits:
         parts += [_taken(src, rel, cedit.find(src, name, Kind.FUNCTION, rel, XENHEAP_VMAP_COND))
                   for name in XENHEAP_VMAP]
     parts += [_taken(src, rel, cedit.find(src, name, Kind.FUNCTION, rel, XENHEAP_COND))
@@ -128,10 +134,10 @@ def conv_header(root: Path) -> str:
     return "".join(parts)
 
 
-def headers_for(root: Path) -> tuple[tuple[str, str], ...]:
+def headers_for(root: Path, traits: frozenset[str]) -> tuple[tuple[str, str], ...]:
     """The generated headers of a build, as (name under tree/, text)."""
     out = [("memf.h", memf_header(root))]
-    if has_xenheap_vmap(root):
+    if "xenheap-track" in traits:
         out.append(("conv.h", conv_header(root)))
     return tuple(out)
 

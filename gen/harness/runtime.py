@@ -60,9 +60,7 @@ class Harness:
         self.ffi = module.ffi
         self.lib = module.lib
         self.spec = spec
-
-    def has(self, name: str) -> bool:
-        return hasattr(self.lib, f"h_{name}")
+        self.traits = spec.traits
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         fn = getattr(self.lib, f"h_{name}")

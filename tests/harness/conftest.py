@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, settings
 
 from gen import baseline, harness, pipeline, xentree
 from gen.gitutil import Identity
+from gen.sim import Sim
 from gen.variants import VARIANTS
 
 from ..conftest import FIXED_DATE, trees_under_test
-from .sim import Sim
 
 # CI-sized by default; GEN_HARNESS_LONG=1 selects the long run (its test
 # checks that at least 10^5 steps ran).  Under the sanitizers the short
@@ -160,7 +160,7 @@ def source(request, tmp_path_factory) -> Source:
 
 @pytest.fixture(scope="session")
 def xh(source) -> harness.Harness:
-    return harness.build(source.root)
+    return harness.build(source.root, VARIANTS[source.variant] if source.variant else None)
 
 
 def _machine(xh, **kw):
@@ -192,12 +192,12 @@ def xsim(xh):
 @pytest.fixture
 def vsim(xh):
     """xsim, on the patched trees only (FIXTURE_NEEDS)."""
-    assert xh.has("xv_init")
+    assert "xenheap-track" in xh.traits
     yield from _machine(xh, xenheap_vmap=True)
 
 
 @pytest.fixture
 def partial(xh):
     """vunmap_partial(), which only the split-vmap series adds."""
-    assert xh.has("vunmap_partial")
+    assert "vmap-partial" in xh.traits
     return xh.vunmap_partial

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from gen.harness import Harness, XenTrap
+from gen.sim import BITMAP_PAGE_BITS, PAGE, RAM_PAGES, SUPER_PAGES, VMAP_DEFAULT, Sim, XlogEntry
 
 from .model import Model, check
-from .sim import BITMAP_PAGE_BITS, PAGE, RAM_PAGES, SUPER_PAGES, VMAP_DEFAULT, Sim, XlogEntry
 
 # Machines made and invariant checks run (one after each step and one on
 # the fresh machine), so that the long run can prove its length.
@@ -103,8 +103,8 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
     # Features of the tree: the arrays (both series, with xfree-check) and
     # vunmap_partial() (split-vmap), which lets a sub-block of a vmapped
     # xenheap allocation be freed.
-    arrays = h.has("xv_init")
-    splits = h.has("vunmap_partial")
+    arrays = "xenheap-track" in h.traits
+    splits = "vmap-partial" in h.traits
     directmap_flag = int(h.memf_directmap())
 
     class VmapMachine(RuleBasedStateMachine):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
 
-from .sim import BITMAP_PAGE_BITS, PAGE, Run, Sim
+from gen.sim import BITMAP_PAGE_BITS, PAGE, Run, Sim
 
 # Who a piece's frames belong to: the test (vmap()), vmalloc (vfree()),
 # the xenheap by the test's alloc_xenheap_pages(), the xenheap by xmalloc.

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from gen import harness
-
-from .sim import PAGE, Sim
+from gen.sim import PAGE, Sim
 
 
 @dataclass

@@ -7,6 +7,7 @@ import pytest
 
 from gen import harness
 from gen.errors import GenError
+from gen.variants import VARIANTS
 
 
 def test_the_cdef_declares_what_the_tree_has():
@@ -18,8 +19,11 @@ def test_the_cdef_declares_what_the_tree_has():
     assert "int h_vunmap_partial(const void *va, unsigned int nr);" in both
 
 
-def test_the_features_come_from_the_tree(source):
-    defines = harness.defines_for(source.root)
+def test_the_features_come_from_the_series_and_the_tree(source):
+    variant = VARIANTS[source.variant] if source.variant else None
+    xh = harness.build(source.root, variant)
+    defines = xh.spec.defines
+    assert xh.traits == ({p.slug for p in variant.patches} if variant else set())
     assert ("H_HAVE_VUNMAP_PARTIAL" in defines) == (source.variant == "split-vmap")
     assert ("H_HAVE_XENHEAP_VMAP" in defines) == (source.kind == "patched")
     text = (source.root / "xen/common/vmap.c").read_text()
@@ -32,7 +36,7 @@ def test_modules_are_built_once_and_named_by_content(xen_root):
     built = so.stat().st_mtime_ns
     again = harness.build(xen_root)
     assert again.lib is first.lib and so.stat().st_mtime_ns == built
-    extra = harness.build(xen_root, ["#include <xen/mm.h>\n"
+    extra = harness.build(xen_root, extra_sources=["#include <xen/mm.h>\n"
                                      "unsigned long extra_frames(void);\n"
                                      "unsigned long extra_frames(void)\n"
                                      "{\n    return shim_nr_frames;\n}\n"])
@@ -41,4 +45,12 @@ def test_modules_are_built_once_and_named_by_content(xen_root):
 
 def test_an_extra_unit_that_does_not_compile_is_an_error(xen_root):
     with pytest.raises(GenError, match="does not build"):
-        harness.build(xen_root, ["#include <xen/mm.h>\nint broken(void) { return nope; }\n"])
+        harness.build(xen_root, extra_sources=["#include <xen/mm.h>\n"
+                                               "int broken(void) { return nope; }\n"])
+
+
+def test_a_series_the_tree_does_not_bear_out_is_an_error(xen_root):
+    """The build follows the series' declared traits, and checks them."""
+    with pytest.raises(GenError, match=r"does not match its series: patch xmalloc-spare is "
+                                       r"in it, but the tree lacks xmalloc_spare\(\)"):
+        harness.build(xen_root, VARIANTS["no-trim"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .sim import PAGE, SUPER_PAGES, Sim
+from gen.sim import PAGE, SUPER_PAGES, Sim
 
 
 def accounted(sim: Sim) -> int:

@@ -31,9 +31,10 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from gen import cedit, harness
 from gen.cedit import Kind
+from gen.sim import Sim
+from gen.variants import VARIANTS
 
 from .machine import machine_for
-from .sim import Sim
 from .test_xenheap import another_cpu_at_every_point
 from .test_xenheap_arrays import (
     test_conversions_agree_for_both_addresses_of_a_xenheap_page as conversions_agree,
@@ -191,7 +192,7 @@ def pytest_generate_tests(metafunc):
 def test_mutant_is_caught(source, mutation, tmp_path, request):
     m = MUTANTS[mutation]
     tree = mutant_tree(source.root, tmp_path / "xen", m.rel, m.function, m.cond, m.edits)
-    xh = harness.build(tree)
+    xh = harness.build(tree, VARIANTS[source.variant])
     with pytest.raises((AssertionError, harness.XenTrap)) as caught:
         if m.killer == "conversions":
             conversion_tests(xh)
@@ -211,7 +212,7 @@ def test_race_mutant_is_caught(source, tmp_path, request):
     CPU's virt_to_page() then fails its ASSERT."""
     tree = mutant_tree(source.root, tmp_path / "xen", "xen/common/page_alloc.c",
                        "xenheap_vunmap", harness.XENHEAP_VMAP_COND, RACE)
-    s = Sim(harness.build(tree), xenheap_vmap=True)
+    s = Sim(harness.build(tree, VARIANTS[source.variant]), xenheap_vmap=True)
     try:
         with pytest.raises(harness.XenTrap) as caught:
             another_cpu_at_every_point(s, 0)
@@ -270,7 +271,8 @@ def test_xfree_check_mutant_is_caught(source, xfree_mutation, tmp_path):
     mutation = xfree_mutation
     tree = mutant_tree(source.root, tmp_path / "xen", "xen/common/xmalloc_tlsf.c", "xfree",
                        None, XFREE_MUTANTS[mutation])
-    outcomes = misuse_outcomes(harness.build(tree), stop_at_first=True)
+    outcomes = misuse_outcomes(harness.build(tree, VARIANTS[source.variant]),
+                               stop_at_first=True)
     caught = {k: v for k, v in outcomes.items() if v != "passed"}
     assert caught, f"mutant {mutation} survived every misuse: {outcomes}"
     print(f"mutant {mutation} caught: {caught}")

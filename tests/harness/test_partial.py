@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from gen.sim import PAGE, RAM_PAGES
+
 from .model import Model, check
-from .sim import PAGE, RAM_PAGES
 
 # (offset, pages) released from an allocation of 8 pages.
 CASES = {"head": (0, 3), "tail": (5, 3), "middle": (2, 3), "whole": (0, 8)}

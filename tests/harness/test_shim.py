@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gen.harness import XenTrap
-
-from .sim import INVALID, PAGE, RAM_PAGES, SUPER_PAGES, Sim
+from gen.sim import INVALID, PAGE, RAM_PAGES, SUPER_PAGES, Sim
 
 P, RW = 1 << 0, 1 << 1
 

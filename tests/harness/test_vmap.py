@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from gen.sim import BITMAP_PAGE_BITS, INVALID, PAGE, RAM_PAGES, SUPER_PAGES, VMAP_XEN, Sim
+
 from .model import Model, check
-from .sim import BITMAP_PAGE_BITS, INVALID, PAGE, RAM_PAGES, SUPER_PAGES, VMAP_XEN, Sim
 
 
 def model_of(sim: Sim) -> Model:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from gen.sim import INVALID, PAGE, RAM_PAGES, Sim
+
 from .model import Model, check
-from .sim import INVALID, PAGE, RAM_PAGES, Sim
 from .test_faults import sweep
 
 PAGE_ALLOC = "xen/common/page_alloc.c"
@@ -123,7 +124,7 @@ def test_a_sub_block_is_freed_on_its_own_or_refused(vsim):
     m.add(start, list(range(mfn, mfn + 8)), kind="xenheap")
     for first, order in ((4, 2), (2, 1), (1, 0), (0, 0)):
         where = va + first * PAGE
-        if not h.has("vunmap_partial"):
+        if "vmap-partial" not in h.traits:
             refused(s, lambda: s.xfree_pages(where, order))  # noqa: B023
             continue
         s.xfree_pages(where, order)
@@ -131,7 +132,7 @@ def test_a_sub_block_is_freed_on_its_own_or_refused(vsim):
         check(s, m, RAM_PAGES - 1)
         assert h.frames_inuse(mfn + first, 1 << order) == 0
         assert s.read(where, 1) is None
-    if not h.has("vunmap_partial"):
+    if "vmap-partial" not in h.traits:
         s.xfree_pages(va, 3)
 
 
@@ -157,7 +158,7 @@ def test_a_free_flushes_once_per_range(vsim, order):
     keep = s.xalloc(0)  # so that the last free does not empty the tables
     va = s.xalloc(order)
     calls, full, tables = flushes_of(s, lambda: s.xfree_pages(va, order))
-    if not s.h.has("vunmap_partial"):
+    if "vmap-partial" not in s.h.traits:
         split = order >= 9
         assert (calls, full, tables) == ((1 << order) + split, 0, -split)
         s.xfree_pages(keep, 0)
@@ -189,7 +190,7 @@ def test_a_whole_superpage_is_freed_without_memory(vsim):
     h.fail_alloc(1)
     s.xfree_pages(va, 9)
     h.fail_alloc(0)
-    if h.has("vunmap_partial"):
+    if "vmap-partial" in h.traits:
         assert s.records() == []
         assert h.frames_inuse(mfn, 512) == 0 and s.read(va, 1) is None
     else:
@@ -233,7 +234,7 @@ def test_before_the_arrays_exist_the_xenheap_is_the_direct_map(arrays_sim):
 @pytest.fixture
 def arrays_sim(xh):
     """A patched tree's machine before xenheap_vmap_init()."""
-    assert xh.has("xv_init")
+    assert "xenheap-track" in xh.traits
     s = Sim(xh, init=False)
     xh.vm_init(0)
     yield s
@@ -266,7 +267,7 @@ def test_a_free_that_cannot_unmap_leaks_the_pages(vsim):
     va = s.xalloc(9)
     mfn = h.vmap_to_mfn(s.ptr(va))
     assert s.level(va) == 2
-    order, first = (2, 8) if h.has("vunmap_partial") else (9, 0)
+    order, first = (2, 8) if "vmap-partial" in h.traits else (9, 0)
     before = s.snapshot()
     h.fail_alloc(1)
     s.xfree_pages(va + first * PAGE, order)
@@ -274,7 +275,7 @@ def test_a_free_that_cannot_unmap_leaks_the_pages(vsim):
     recs = s.records()
     freed = h.frames_inuse(mfn + first, 1 << order) == 0
     mapped = h.vmap_to_mfn(s.ptr(va + first * PAGE)) == mfn + first
-    where = "xen/common/vmap.c" if h.has("vunmap_partial") else PAGE_ALLOC
+    where = "xen/common/vmap.c" if "vmap-partial" in h.traits else PAGE_ALLOC
     assert [(r.kind, r.file) for r in recs] == [("WARN", where)], recs
     assert "cannot unmap" in h.log()[-1]
     assert s.snapshot() == before, "the pages are kept, as they were"

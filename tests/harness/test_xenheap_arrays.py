@@ -10,8 +10,7 @@ from __future__ import annotations
 import pytest
 
 from gen.harness import XenTrap
-
-from .sim import INVALID, PAGE, Sim
+from gen.sim import INVALID, PAGE, Sim
 
 ERANGE, ENOMEM = 34, 12
 GROUP = 1 << 16  # frames per PDX group (2M of 32-byte page_info)
@@ -20,7 +19,7 @@ REV_PER_PAGE = PAGE // 4
 
 @pytest.fixture
 def arrays(xh):
-    assert xh.has("xv_init")
+    assert "xenheap-track" in xh.traits
     return xh
 
 

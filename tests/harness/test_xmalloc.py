@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from gen.harness import XenTrap
+from gen.sim import PAGE, Sim
 
 from .machine import order_of, pattern, pfn_up
-from .sim import PAGE, Sim
 
 ZERO_BLOCK_PTR = 0xBAD0BAD0BAD0BAD0
 
@@ -31,7 +31,7 @@ def alloc(sim, size: int, align: int = 0) -> int:
 
 def keeps_whole_blocks(sim: Sim) -> bool:
     """no-trim with the xenheap on vmap."""
-    return sim.on_vmap and not sim.h.has("vunmap_partial")
+    return sim.on_vmap and "vmap-partial" not in sim.h.traits
 
 
 def frame(sim: Sim, p: int) -> int:
@@ -108,7 +108,7 @@ def test_short_lived_pairs_reuse_the_spare_pool_page(xsim):
     for size in (16, 100, 1000, 2000, 3000) * 4:
         sim.h.xfree(sim.ptr(alloc(sim, size)))
     calls = sim.xlog()
-    if sim.h.has("xv_init"):
+    if "xenheap-track" in sim.h.traits:
         assert calls == [], calls
         assert sim.h.counter(sim.h.lib.H_TLB_FLUSHES) == flushes
     else:
@@ -193,7 +193,7 @@ def test_a_pool_that_cannot_grow_falls_back_to_whole_pages(xsim):
 @pytest.fixture
 def checked(xh):
     """The control has no xfree-check: a double xfree() there loops forever."""
-    assert xh.has("xv_init")
+    assert "xenheap-track" in xh.traits
     return xh
 
 

@@ -1,11 +1,13 @@
-"""The simulated machine as the tests see it: addresses as ints, the vmap
-bitmap, the page tables and the xenheap arrays read back, and a snapshot
-of everything an operation may change."""
+"""The simulated machine, for the tests, the bench and any later user: a
+booted x86-64 host in the harness, its addresses as ints, the vmap bitmap,
+the page tables and the xenheap arrays read back, xmalloc's calls into the
+xenheap, and a snapshot of everything an operation may change."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gen.errors import GenError
 from gen.harness import Harness, Record
 
 PAGE = 4096
@@ -65,11 +67,14 @@ class Sim:
         self.h = h
         self.ffi = h.ffi
         self.window_pages = window_pages
-        assert h.init(ram_pages, boot_pages, window_pages, holes) == 0
+        if h.init(ram_pages, boot_pages, window_pages, holes):
+            raise GenError("the harness could not set up its simulated machine",
+                           hint="another machine may hold its address range: one at a "
+                                "time per process")
         self.on_vmap = False
         if init:
             h.vm_init(VMAP_DEFAULT)
-            if xenheap_vmap and h.has("xv_init"):
+            if xenheap_vmap and "xenheap-track" in h.traits:
                 h.xv_init()
                 self.on_vmap = bool(h.xv_active())
             # As in any booted Xen, xmalloc has run, so its pool exists:
@@ -80,6 +85,10 @@ class Sim:
 
     def close(self) -> None:
         self.h.fini()
+
+    def counter(self, name: str) -> int:
+        """One of the shim's event counters (api.h's H_* counter names)."""
+        return int(self.h.counter(getattr(self.h.lib, name)))
 
     # Addresses.
 
@@ -199,7 +208,7 @@ class Sim:
 
     @property
     def has_arrays(self) -> bool:
-        return self.h.has("xv_init")
+        return "xenheap-track" in self.h.traits
 
     def layout(self, name: str) -> int:
         return int(self.h.layout(getattr(self.h.lib, name)))
@@ -251,7 +260,9 @@ class Sim:
         size = 512
         out = self.ffi.new("unsigned long[]", 5 * size)
         n = self.h.xlog_take(out, size)
-        assert n <= size, f"xmalloc made {n} xenheap calls: the log overflowed"
+        if n > size:
+            raise GenError(f"xmalloc made {n} xenheap calls in one operation: the log "
+                           f"overflowed")
         return [XlogEntry(out[5 * i] == self.h.lib.H_XLOG_ALLOC, *out[5 * i + 1:5 * i + 4],
                           bool(out[5 * i + 4])) for i in range(n)]
 
