@@ -37,6 +37,24 @@ XV_H = "xen/arch/x86/include/asm/xenheap-vmap.h"
 KCONFIG = "xen/arch/x86/Kconfig"
 XMALLOC_C = "xen/common/xmalloc_tlsf.c"
 
+VMAP_C = "xen/common/vmap.c"
+
+VMAP_ALIGNED = Patch(
+    slug="vmap-aligned",
+    subject="xen/vmap: find room for aligned allocations without a full rescan",
+    message="msg/vmap-aligned.txt.j2",
+    edits=(
+        InsertBefore(path=VMAP_C, template="c/vmap/vm_hint.c.j2", anchor=fn("vm_alloc")),
+        Hook(path=VMAP_C, function="vm_alloc", where="replace",
+             match=r"for \( start = vm_low\[t\]; start < vm_top\[t\]; \)",
+             template="c/vmap/vm_hint-scan.c.j2"),
+        Hook(path=VMAP_C, function="vm_alloc", template="c/vmap/vm_hint-alloc.c.j2",
+             match=r"^\s+if \( start <= vm_low\[t\] \+ 2 \)\n\s+vm_low\[t\] = bit;$"),
+        Hook(path=VMAP_C, function="vm_free", template="c/vmap/vm_hint-free.c.j2",
+             match=r"^\s+spin_lock\(&vm_lock\);$"),
+    ),
+)
+
 VMAP_PARTIAL = Patch(
     slug="vmap-partial",
     subject="xen/vmap: allow releasing part of an allocation",
@@ -242,8 +260,8 @@ XENHEAP_ON_VMAP = BootOption(
 
 # The patches both variants share come first, so that both series build
 # the same trees up to where they differ (and ccache serves the second).
-SHARED_HEAD = (XREALLOC_COPY, XENHEAP_TRACK, XENHEAP_CONV, PERDOMAIN_MAP, XPTI_DIRECTMAP,
-               XFREE_CHECK, XMALLOC_SPARE)
+SHARED_HEAD = (XREALLOC_COPY, VMAP_ALIGNED, XENHEAP_TRACK, XENHEAP_CONV, PERDOMAIN_MAP,
+               XPTI_DIRECTMAP, XFREE_CHECK, XMALLOC_SPARE)
 
 SPLIT_VMAP = Variant(
     name="split-vmap",

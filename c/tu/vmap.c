@@ -40,5 +40,8 @@ void shim_vmap_reset(void)
     memset(vm_top, 0, sizeof(vm_top));
     memset(vm_end, 0, sizeof(vm_end));
     memset(vm_low, 0, sizeof(vm_low));
+#ifdef H_HAVE_VM_HINT
+    memset(vm_hint, 0, sizeof(vm_hint));
+#endif
     spin_lock_init(&vm_lock);
 }

@@ -35,6 +35,7 @@ def declares(path: Path, name: str) -> bool:
 # the patches it applies): what each puts in the tree, where (a file, or a
 # name declared in one), and the defines it gives the build.
 TRAITS = {
+    "vmap-aligned": ("xen/common/vmap.c", "vm_hint", ("H_HAVE_VM_HINT",)),
     "vmap-partial": ("xen/include/xen/vmap.h", "vunmap_partial", ("H_HAVE_VUNMAP_PARTIAL",)),
     "xmalloc-spare": ("xen/common/xmalloc_tlsf.c", "xmalloc_spare", ("H_HAVE_XMALLOC_SPARE",)),
     "xenheap-track": (XV_C, None, ("H_HAVE_XENHEAP_VMAP", "CONFIG_XENHEAP_VMAP")),

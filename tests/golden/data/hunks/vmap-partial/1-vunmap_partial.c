@@ -95,6 +95,7 @@ int vunmap_partial(const void *va, unsigned int nr)
         while ( !test_bit(vm_low[type] - 1, vm_bitmap(type)) )
             --vm_low[type];
     }
+    vm_hint_free(type, bit);
     spin_unlock(&vm_lock);
 
     return 0;

@@ -1,0 +1,1 @@
+for ( start = vm_scan_start(t, nr, align); start < vm_top[t]; )

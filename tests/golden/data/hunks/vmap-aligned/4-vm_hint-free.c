@@ -1,0 +1,1 @@
+vm_hint_free(type, bit);
