@@ -50,7 +50,7 @@ def defines_for(root: Path, traits: frozenset[str]) -> tuple[str, ...]:
     for slug, (rel, name, defines) in TRAITS.items():
         present = (root / rel).exists() if name is None else declares(root / rel, name)
         if present != (slug in traits):
-            what = f"{rel}" if name is None else f"{name}() in {rel}"
+            what = rel if name is None else f"{name} in {rel}"
             raise GenError(f"{root} does not match its series: patch {slug} is "
                            f"{'' if slug in traits else 'not '}in it, but the tree "
                            f"{'lacks' if slug in traits else 'has'} {what}")
