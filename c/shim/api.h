@@ -124,6 +124,7 @@ void h_vm_init(unsigned int type);
 void *h_vm_base(unsigned int type);
 unsigned int h_vm_low(unsigned int type);
 unsigned int h_vm_top(unsigned int type);
+unsigned int h_vm_size(const void *va, unsigned int type);
 unsigned int h_vm_end(unsigned int type);
 void *h_vmap(const unsigned long *mfn, unsigned int nr);
 void *h_vmap_with(const unsigned long *mfn, unsigned int granularity,

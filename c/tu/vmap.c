@@ -29,6 +29,11 @@ unsigned int h_vm_top(unsigned int type)
     return type < VMAP_REGION_NR ? vm_top[type] : 0;
 }
 
+unsigned int h_vm_size(const void *va, unsigned int type)
+{
+    return type < VMAP_REGION_NR ? vm_size(va, type) : 0;
+}
+
 unsigned int h_vm_end(unsigned int type)
 {
     return type < VMAP_REGION_NR ? vm_end[type] : 0;

@@ -116,8 +116,11 @@ def pytest_configure(config):
 
 
 def pytest_generate_tests(metafunc):
-    """Each test against each source that has what it needs; a test that
-    no source under test can run is left out (deselected), not skipped."""
+    """Each test against each source that has what it needs.  A test that
+    no source under test can run is an error on the trees the suite picks
+    (no test may have zero instances in CI), and is left out (deselected,
+    not skipped) for a tree and variant given in GEN_HARNESS_TREE, as gen
+    check gives them."""
     if "source" in metafunc.fixturenames and \
             not metafunc.definition.get_closest_marker("own_sources"):
         wanted = needs(metafunc)
@@ -129,6 +132,11 @@ def pytest_generate_tests(metafunc):
 def pytest_collection_modifyitems(config, items):
     left_out = [item for item in items if "source" in item.fixturenames
                 and "source" not in getattr(getattr(item, "callspec", None), "params", {})]
+    if left_out and not GIVEN_TREE:
+        # On the trees the suite chooses, every test must run somewhere.
+        names = sorted({item.originalname for item in left_out})
+        raise pytest.UsageError("harness tests that no tree under test can run: "
+                                + ", ".join(names))
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = [item for item in items if item not in left_out]

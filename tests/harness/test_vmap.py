@@ -4,9 +4,17 @@ exhaustion of the region."""
 
 from __future__ import annotations
 
-import pytest
-
-from gen.sim import BITMAP_PAGE_BITS, INVALID, PAGE, RAM_PAGES, SUPER_PAGES, VMAP_XEN, Sim
+from gen import baseline
+from gen.sim import (
+    BITMAP_PAGE_BITS,
+    INVALID,
+    PAGE,
+    RAM_PAGES,
+    SUPER_PAGES,
+    VMAP_DEFAULT,
+    VMAP_XEN,
+    Sim,
+)
 
 from .model import Model, check
 
@@ -88,13 +96,18 @@ def test_vzalloc_clears_recycled_frames(sim):
     sim.h.vfree(sim.ptr(va))
 
 
-@pytest.mark.needs("vmap_size")
-def test_vmap_size(sim):
-    """Trees without vmap_size() (4.17) have the size checked through the
-    bitmap in test_vmalloc_and_vfree_conserve_pages."""
+def test_the_size_of_a_mapping(sim, source):
+    """vm_size(), which xvfree() and _xvrealloc() rely on where the tree
+    has them, knows a mapping by its first page only; vmap_size(), where
+    the tree has it, says the same."""
     va = sim.addr(sim.h.vmalloc(7 * PAGE))
-    assert sim.h.vmap_size(sim.ptr(va)) == 7
-    assert sim.h.vmap_size(sim.ptr(va + PAGE)) == 0  # not the start of a mapping
+    assert sim.h.vm_size(sim.ptr(va), VMAP_DEFAULT) == 7
+    assert sim.h.vm_size(sim.ptr(va + 100), VMAP_DEFAULT) == 7  # any address in the page
+    assert sim.h.vm_size(sim.ptr(va + PAGE), VMAP_DEFAULT) == 0  # not the start of a mapping
+    assert sim.h.vm_size(sim.ptr(va), VMAP_XEN) == 0  # not in that region
+    if baseline.probe(source.root).has("vmap_size"):
+        assert sim.h.vmap_size(sim.ptr(va)) == 7
+        assert sim.h.vmap_size(sim.ptr(va + PAGE)) == 0
     sim.h.vfree(sim.ptr(va))
 
 
