@@ -14,6 +14,7 @@ import git
 
 from gen import __version__, changelog, inputs
 from gen.errors import GenError
+from gen.series import Variant
 from gen.variants import VARIANTS
 
 
@@ -159,6 +160,13 @@ def bench_parser() -> argparse.ArgumentParser:
     return p
 
 
+def variant_named(name: str) -> Variant:
+    if name not in VARIANTS:
+        raise GenError(f"unknown variant '{name}'",
+                       hint="known variants: " + ", ".join(VARIANTS) + " (python -m gen list)")
+    return VARIANTS[name]
+
+
 def push_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m gen push",
@@ -185,9 +193,7 @@ def cmd_push(argv: list[str]) -> int:
     from gen import postings, xentree
 
     args = push_parser().parse_args(argv)
-    if args.variant not in VARIANTS:
-        raise GenError(f"unknown variant '{args.variant}'",
-                       hint="known variants: " + ", ".join(VARIANTS))
+    variant_named(args.variant)
     with xentree.opened(args.xen, progress=lambda _msg: None) as tree:
         if tree.kind != "clone":
             raise GenError(f"--xen {args.xen} is not a git clone: gen records postings "
@@ -246,13 +252,9 @@ def bench_replay(args: argparse.Namespace) -> int:
 def make_request(args: argparse.Namespace, argv: list[str], command: str):
     from gen import pipeline
 
-    if args.variant not in VARIANTS:
-        raise GenError(f"unknown variant '{args.variant}'",
-                       hint="known variants: " + ", ".join(VARIANTS)
-                            + " (python -m gen list)")
+    variant = variant_named(args.variant)
     if args.reroll_count < 1:
         raise GenError("--reroll-count must be 1 or more")
-    variant = VARIANTS[args.variant]
     inputs.writable_dir(args.output, "-o")
     if args.changelog:
         changelog.load(args.changelog, args.reroll_count, {p.slug for p in variant.patches})
