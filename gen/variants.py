@@ -177,10 +177,10 @@ XREALLOC_COPY = Patch(
     message="msg/xrealloc-copy.txt.j2",
     trailers=(("Fixes", '50879e805edb ("xen/common: Introduce _xrealloc function")'),),
     edits=(
+        # After the padded branch's closing brace, whose indentation it takes.
         Hook(path=XMALLOC_C, template=C + "xrealloc-copy.c.j2",
              function="_xrealloc",
-             match=r"^\s+ASSERT\(!\(\(unsigned long\)p & \(align - 1\)\)\);\n\n"
-                   r"\s+return p;\n\s+\}$"),
+             match=r"^ +\}\n(?= +\}\n\n +p = _xmalloc\(size, align\);$)"),
     ),
 )
 

@@ -148,7 +148,7 @@ def test_signoff_trailers_reroll_and_changelog(gen_cli, xen_tree, tmp_path):
     assert run.returncode == 0, run.stderr
     dest = tmp_path / "o" / "split-vmap"
     cover = (dest / "v2-0000-cover-letter.patch").read_text()
-    assert "[PATCH v2 0/" in cover
+    assert re.search(r"^Subject: \[PATCH v2 0+/\d+\]", cover, re.M), cover[:600]
     assert ("Changes in v2:\n- Rebased.\n- xen/vmap: allow releasing part of an "
             "allocation:\n  - Refuse the bitmap's own pages.\n    Second line.\n") in cover
     (first,) = dest.glob("v2-*-xen-vmap-allow-releasing-part-of-an-allocation.patch")
