@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import git
@@ -78,7 +78,6 @@ class Built:
     repo: git.Repo
     branch: str
     patches: tuple[Patch, ...]
-    hunks: dict[str, list[splice.Hunk]] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -179,7 +178,7 @@ def build(variant: Variant, tree: xentree.XenTree, scratch: Path, author: Identi
     patches = variant.for_baseline(base)
     gated = gate(plan(variant, base, patches, lambda rel: splice.read(root / rel)))
     commit_series(gated, repo, author, date, trailers, signer)
-    return Built(tree, base, repo, branch, patches, {p.patch.slug: list(p.hunks) for p in gated})
+    return Built(tree, base, repo, branch, patches)
 
 
 def resolve_author(req: Request, tree: xentree.XenTree) -> tuple[Identity, Identity | None]:

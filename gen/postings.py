@@ -102,9 +102,9 @@ def check_target(repo_path: Path, remote: str, branch: str | None) -> None:
 
 
 def push(repo_path: Path, posting: Posting, remote: str, branch: str, force: bool) -> None:
-    """Push the posting as refs/heads/<branch> of remote.  A branch that
-    exists there is replaced only if gen pushed it, or with force."""
-    check_target(repo_path, remote, branch)
+    """Push the posting as refs/heads/<branch> of remote (check_target()
+    first).  A branch that exists there is replaced only if gen pushed it,
+    or with force."""
     repo = git.Repo(repo_path)  # the user's own config: their remotes, keys, credentials
     mine = f"{ROOT}/pushed/{remote}/{branch}"
     there = _remote_tip(repo, remote, branch)
