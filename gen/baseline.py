@@ -34,6 +34,10 @@ FEATURES = (
             "vmap.c is wrapped in #ifdef VMAP_VIRT_START"),
     Feature("vmap_h_documented", "xen/include/xen/vmap.h", r"@param",
             "vmap.h documents its functions with @param comments"),
+    Feature("xv_by_vm_size", "xen/common/vmap.c",
+            r"^void xvfree\(void \*va\)\n\{\n"
+            r"    unsigned int pages = vm_size\(va, VMAP_DEFAULT\);",
+            "xvfree() tells vmalloc()'s memory from xmalloc()'s by VMAP_DEFAULT"),
     Feature("vmap_boot_pages", "xen/common/vmap.c", r"alloc_boot_pages",
             "vmap can run before the heap is up (SYS_STATE_early_boot)"),
     Feature("x86_underscore_conversions", "xen/arch/x86/include/asm/mm.h",

@@ -268,10 +268,11 @@ def held_delta(m: Sim) -> int:
 
 
 def bit_string(m: Sim) -> str:
-    """vmap's bitmap as 0/1 over [0, vm_end): bits at or above vm_top are
+    """The bitmap of the xenheap's vmap region (VMAP_XENHEAP, or upstream
+    VMAP_DEFAULT) as 0/1 over [0, vm_end): bits at or above vm_top are
     clear, as the region beyond is unused."""
-    bits = "".join(f"{b:08b}"[::-1] for b in m.bitmap())
-    return bits + "0" * (m.vm_end - m.vm_top)
+    bits = "".join(f"{b:08b}"[::-1] for b in m.xh.bitmap())
+    return bits + "0" * (m.xh.vm_end - m.xh.vm_top)
 
 
 def va_use(bits: str) -> int:

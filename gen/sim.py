@@ -13,7 +13,8 @@ from gen.harness import Harness, Record
 PAGE = 4096
 BITMAP_PAGE_BITS = PAGE * 8  # vmap grows its bitmap one page at a time
 SUPER_PAGES = 512  # pages in a 2M superpage
-VMAP_DEFAULT, VMAP_XEN = 0, 1
+# enum vmap_region; VMAP_XENHEAP only in trees with the xenheap series.
+VMAP_DEFAULT, VMAP_XEN, VMAP_XENHEAP = 0, 1, 2
 INVALID = (1 << 64) - 1
 
 RAM_PAGES = 1 << 17  # 512 MiB, sparse in the memfd
@@ -38,6 +39,7 @@ class Snapshot:
     vm_low: int
     vm_top: int
     runs: tuple[Run, ...]
+    xenheap_region: tuple[object, ...]  # the same of VMAP_XENHEAP, if apart
     free_pages: int
     pt_pages: int
     xenheap_pages: int
@@ -57,9 +59,70 @@ class XlogEntry:
     kept: bool  # a free after which that frame is still allocated
 
 
+class Region:
+    """One vmap region of a machine: its bitmap and mappings read back."""
+
+    def __init__(self, sim: Sim, t: int) -> None:
+        self.sim, self.t = sim, t
+
+    @property
+    def base(self) -> int:
+        return int(self.sim.h.window(self.t))
+
+    def va(self, idx: int) -> int:
+        return self.base + idx * PAGE
+
+    def idx(self, va: int) -> int:
+        return (va - self.base) // PAGE
+
+    def contains(self, va: int) -> bool:
+        return self.vm_end > 0 and self.base <= va < self.base + self.vm_end * PAGE
+
+    @property
+    def vm_low(self) -> int:
+        return self.sim.h.vm_low(self.t)
+
+    @property
+    def vm_top(self) -> int:
+        return self.sim.h.vm_top(self.t)
+
+    @property
+    def vm_end(self) -> int:
+        return self.sim.h.vm_end(self.t)
+
+    @property
+    def bitmap_pages(self) -> int:
+        """Pages reserved for the bitmap at the start of the region."""
+        return -(-self.vm_end // BITMAP_PAGE_BITS)
+
+    def bitmap(self) -> bytes:
+        """Bits [0, vm_top) of the bitmap, read through its vmap mapping."""
+        h, n = self.sim.h, self.vm_top // 8
+        buf = self.sim.ffi.new("unsigned char[]", n)
+        assert h.probe_read(h.vm_base(self.t), n, buf) == 0, "the bitmap is not mapped"
+        return bytes(self.sim.ffi.buffer(buf, n))
+
+    def bit(self, i: int) -> bool:
+        return bool(self.bitmap()[i // 8] >> (i % 8) & 1)
+
+    def runs(self, first: int = 0, pages: int | None = None) -> list[Run]:
+        pages = self.vm_end - first if pages is None else pages
+        size = 64
+        while True:
+            out = self.sim.ffi.new("unsigned long[]", 4 * size)
+            n = self.sim.h.pt_runs(self.va(first), pages, out, size)
+            if n <= size:
+                return [Run(*out[4 * i:4 * i + 4]) for i in range(n)]
+            size = n
+
+    def state(self) -> tuple[object, ...]:
+        return (self.bitmap(), self.vm_low, self.vm_top, tuple(self.runs()))
+
+
 class Sim:
     """One simulated machine, set up with VMAP_DEFAULT initialised and, with
-    xenheap_vmap on a tree that has the series, the xenheap on vmap."""
+    xenheap_vmap on a tree that has the series, the xenheap on vmap, in
+    its own region (`xh`)."""
 
     def __init__(self, h: Harness, ram_pages: int = RAM_PAGES,
                  window_pages: int = WINDOW_PAGES, boot_pages: int = 0,
@@ -67,6 +130,10 @@ class Sim:
         self.h = h
         self.ffi = h.ffi
         self.window_pages = window_pages
+        self.vm = Region(self, VMAP_DEFAULT)
+        # The region the xenheap is mapped in.
+        self.xh = Region(self, VMAP_XENHEAP if "xenheap-region" in h.traits
+                         else VMAP_DEFAULT)
         if h.init(ram_pages, boot_pages, window_pages, holes):
             raise GenError("the harness could not set up its simulated machine",
                            hint="another machine may hold its address range: one at a "
@@ -93,13 +160,13 @@ class Sim:
     # Addresses.
 
     def base(self, t: int = VMAP_DEFAULT) -> int:
-        return int(self.h.window(t))
+        return Region(self, t).base
 
     def va(self, idx: int, t: int = VMAP_DEFAULT) -> int:
-        return self.base(t) + idx * PAGE
+        return Region(self, t).va(idx)
 
     def idx(self, va: int, t: int = VMAP_DEFAULT) -> int:
-        return (va - self.base(t)) // PAGE
+        return Region(self, t).idx(va)
 
     def ptr(self, va: int):
         return self.ffi.cast("void *", va)
@@ -107,48 +174,35 @@ class Sim:
     def addr(self, ptr) -> int:
         return int(self.ffi.cast("uintptr_t", ptr))
 
-    # The vmap region.
+    # VMAP_DEFAULT.
 
     @property
     def vm_low(self) -> int:
-        return self.h.vm_low(VMAP_DEFAULT)
+        return self.vm.vm_low
 
     @property
     def vm_top(self) -> int:
-        return self.h.vm_top(VMAP_DEFAULT)
+        return self.vm.vm_top
 
     @property
     def vm_end(self) -> int:
-        return self.h.vm_end(VMAP_DEFAULT)
+        return self.vm.vm_end
 
     @property
     def bitmap_pages(self) -> int:
-        """Pages reserved for the bitmap at the start of the region."""
-        return -(-self.vm_end // BITMAP_PAGE_BITS)
+        return self.vm.bitmap_pages
 
     def bitmap(self) -> bytes:
-        """Bits [0, vm_top) of the bitmap, read through its vmap mapping."""
-        n = self.vm_top // 8
-        buf = self.ffi.new("unsigned char[]", n)
-        assert self.h.probe_read(self.h.vm_base(VMAP_DEFAULT), n, buf) == 0, \
-            "the bitmap is not mapped"
-        return bytes(self.ffi.buffer(buf, n))
+        return self.vm.bitmap()
 
     def bit(self, i: int) -> bool:
-        return bool(self.bitmap()[i // 8] >> (i % 8) & 1)
+        return self.vm.bit(i)
 
     # Page tables.
 
     def runs(self, first: int = 0, pages: int | None = None,
              t: int = VMAP_DEFAULT) -> list[Run]:
-        pages = self.window_pages - first if pages is None else pages
-        size = 64
-        while True:
-            out = self.ffi.new("unsigned long[]", 4 * size)
-            n = self.h.pt_runs(self.va(first, t), pages, out, size)
-            if n <= size:
-                return [Run(*out[4 * i:4 * i + 4]) for i in range(n)]
-            size = n
+        return Region(self, t).runs(first, pages)
 
     def level(self, va: int) -> int:
         level = self.ffi.new("unsigned int *")
@@ -199,7 +253,8 @@ class Sim:
 
     def snapshot(self) -> Snapshot:
         h = self.h
-        return Snapshot(self.bitmap(), self.vm_low, self.vm_top, tuple(self.runs()),
+        apart = self.xh.t != VMAP_DEFAULT and self.xh.vm_end
+        return Snapshot(*self.vm.state(), self.xh.state() if apart else (),
                         h.ram_free_pages(), h.counter(h.lib.H_PT_PAGES),
                         h.ram_xenheap_pages(), h.counter(h.lib.H_TLB_FLUSHES),
                         tuple(self.tracked()), tuple(self.array_runs()))
@@ -253,7 +308,8 @@ class Sim:
         return sum(r.pages for r in self.array_runs())
 
     def on_window(self, va: int) -> bool:
-        return self.base() <= va < self.base() + self.window_pages * PAGE
+        """Whether va is in a vmap region: VMAP_DEFAULT or the xenheap's."""
+        return self.vm.contains(va) or self.xh.contains(va)
 
     def xlog(self) -> list[XlogEntry]:
         """xmalloc's calls into the xenheap since the last look."""

@@ -38,6 +38,8 @@ KCONFIG = "xen/arch/x86/Kconfig"
 XMALLOC_C = "xen/common/xmalloc_tlsf.c"
 
 VMAP_C = "xen/common/vmap.c"
+VMAP_H = "xen/include/xen/vmap.h"
+R = "c/region/"
 
 VMAP_ALIGNED = Patch(
     slug="vmap-aligned",
@@ -60,9 +62,9 @@ VMAP_PARTIAL = Patch(
     subject="xen/vmap: allow releasing part of an allocation",
     message="msg/vmap-partial.txt.j2",
     edits=(
-        InsertAfter(path="xen/common/vmap.c", template="c/vmap/vunmap_partial.c.j2",
+        InsertAfter(path=VMAP_C, template="c/vmap/vunmap_partial.c.j2",
                     anchor=fn("vunmap")),
-        InsertAfter(path="xen/include/xen/vmap.h", template="c/vmap/vunmap_partial.h.j2",
+        InsertAfter(path=VMAP_H, template="c/vmap/vunmap_partial.h.j2",
                     anchor=decl("vunmap")),
     ),
 )
@@ -240,6 +242,7 @@ XENHEAP_VMAP = Patch(
              match=r"^\s+if \( unlikely\(pg == NULL\) \)\n\s+return NULL;$"),
         Hook(path=PAGE_ALLOC, template=C + "free-vunmap.c.j2", function="free_xenheap_pages",
              cond=XENHEAP_COND, match=r"^\s+pg = virt_to_page\(v\);$", where="replace"),
+        NewFile(path=XV_H, template=C + "xenheap-vmap.h.j2", grows=True),
         NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2", grows=True),
         Lines(path=KCONFIG, template=C + "kconfig-cmdline.j2",
               match=r"^\t  per xenheap page mapped, and one vmap guard page per allocation\.$"),
@@ -248,6 +251,33 @@ XENHEAP_VMAP = Patch(
         ChangelogEntry(path="CHANGELOG.md", template=C + "changelog.j2"),
         Lines(path="SUPPORT.md", template=C + "support.j2",
               match=r"^### Dynamic memory control$", where="before"),
+    ),
+)
+
+XENHEAP_REGION = Patch(
+    slug="xenheap-region",
+    subject="xen/vmap: give the xenheap a vmap region of its own",
+    message="msg/xenheap-region.txt.j2",
+    edits=(
+        Lines(path=VMAP_H, template=R + "enum.h.j2", match=r"^    VMAP_XEN,$"),
+        Hook(path=VMAP_C, template=R + "free.c.j2", function="vm_free",
+             match=r"^ +if \( !bit \)\n +\{\n +type = VMAP_XEN;\n"
+                   r" +bit = vm_index\(va, type\);\n +\}$"),
+        # The regions an address is looked up in: vmap_size() where it
+        # exists, vunmap() in older trees.
+        Hook(path=VMAP_C, template=R + "size.c.j2", function="vmap_size", when="vmap_size",
+             match=r"^ +if \( !pages \)\n +pages = vm_size\(va, VMAP_XEN\);$"),
+        Hook(path=VMAP_C, template=R + "size.c.j2", function="vunmap", when="!vmap_size",
+             match=r"^ +if \( !pages \)\n +pages = vm_size\(va, VMAP_XEN\);$"),
+        Lines(path="xen/arch/x86/include/asm/config.h", template=R + "layout.j2",
+              match=r"^ \*    vmap\(\)/ioremap\(\)/fixmap area\.$"),
+        InsertAfter(path="xen/arch/x86/include/asm/config.h", template=R + "macros.h.j2",
+                    anchor=macro("XENHEAP_VMAP_REV_END")),
+        Hook(path="xen/arch/x86/mm.c", template=R + "virt-end.c.j2",
+             function="arch_vmap_virt_end", where="before",
+             match=r"^\s+return fix_to_virt\(__end_of_fixed_addresses\);$"),
+        NewFile(path=XV_H, template=C + "xenheap-vmap.h.j2", grows=True),
+        NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2", grows=True),
     ),
 )
 
@@ -261,7 +291,7 @@ XENHEAP_ON_VMAP = BootOption(
 # The patches both variants share come first, so that both series build
 # the same trees up to where they differ (and ccache serves the second).
 SHARED_HEAD = (XREALLOC_COPY, VMAP_ALIGNED, XENHEAP_TRACK, XENHEAP_CONV, PERDOMAIN_MAP,
-               XPTI_DIRECTMAP, XFREE_CHECK, XMALLOC_SPARE)
+               XPTI_DIRECTMAP, XFREE_CHECK, XMALLOC_SPARE, XENHEAP_REGION)
 
 SPLIT_VMAP = Variant(
     name="split-vmap",

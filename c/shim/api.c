@@ -9,6 +9,9 @@
 
 #include <xen/mm.h>
 #include <xen/vmap.h>
+#ifdef H_HAVE_XVFREE
+#include <xen/xvmalloc.h>
+#endif
 
 #include <shim/api.h>
 #include <tu/tu.h>
@@ -26,6 +29,7 @@ int h_init(unsigned long ram_pages, unsigned long boot_pages,
 {
     shim_report_reset();
     shim_xlog_reset();
+    shim_stop = 0;
     h_preempt_at(0, 0);
     system_state = SYS_STATE_active;
     window_bytes = window_pages << PAGE_SHIFT;
@@ -89,6 +93,11 @@ unsigned long h_ram_free_pages(void)
     return shim_free_frames();
 }
 
+unsigned long h_total_pages(void)
+{
+    return total_pages;
+}
+
 /* How many of the frames [mfn, mfn + nr) are xenheap pages. */
 unsigned long h_frames_xenheap(unsigned long mfn, unsigned long nr)
 {
@@ -146,6 +155,8 @@ unsigned long h_layout(int which)
     case H_DIRECTMAP_VIRT_END: return DIRECTMAP_VIRT_END;
     case H_PDX_GROUP_COUNT: return PDX_GROUP_COUNT;
     case H_MAX_PDX: return max_pdx;
+    case H_VMAP_VIRT_START: return VMAP_VIRT_START;
+    case H_VMAP_VIRT_END: return VMAP_VIRT_END;
 #ifdef CONFIG_XENHEAP_VMAP
     case H_FWD_START: return XENHEAP_VMAP_FWD_START;
     case H_FWD_END: return XENHEAP_VMAP_FWD_END;
@@ -157,9 +168,10 @@ unsigned long h_layout(int which)
     return 0;
 }
 
+/* The end of VMAP_DEFAULT, as h_vm_init() sets it up. */
 void *arch_vmap_virt_end(void)
 {
-    return (void *)VMAP_VIRT_END;
+    return (void *)(shim_window(0) + window_bytes);
 }
 
 unsigned long h_alloc_domheap_pages(unsigned int order)
@@ -245,6 +257,9 @@ H_WRAP(unsigned long, h_vmap_to_mfn, (const void *va),
 #ifdef H_HAVE_VMAP_SIZE
 H_WRAP(unsigned int, h_vmap_size, (const void *va), vmap_size(va))
 #endif
+#ifdef H_HAVE_XVFREE
+H_WRAP_VOID(h_xvfree, (void *va), xvfree(va))
+#endif
 #ifdef H_HAVE_VUNMAP_PARTIAL
 H_WRAP(int, h_vunmap_partial, (const void *va, unsigned int nr),
        vunmap_partial(va, nr))
@@ -289,6 +304,7 @@ void *h_preempt_result(void)
 
 void shim_preempt_point(void)
 {
+    shim_stress_point();
     if ( !preempt_at || ++preempt_points != preempt_at )
         return;
     /* Once: the other CPU's own points do not count. */

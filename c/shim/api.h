@@ -54,6 +54,8 @@ enum h_layout {
     H_FWD_END = 8,
     H_REV_START = 9,
     H_REV_END = 10,
+    H_VMAP_VIRT_START = 11,  /* the vmap area, which virt->page covers */
+    H_VMAP_VIRT_END = 12,
 };
 
 /* Kinds of entries in the log of xmalloc's xenheap calls. */
@@ -90,6 +92,7 @@ unsigned int h_locks_held(void);
 unsigned long h_counter(int which);
 unsigned long h_ram_pages(void);
 unsigned long h_ram_free_pages(void);
+unsigned long h_total_pages(void);  /* Xen's total_pages */
 unsigned long h_ram_xenheap_pages(void);
 unsigned long h_frames_inuse(unsigned long mfn, unsigned long nr);
 unsigned long h_frames_xenheap(unsigned long mfn, unsigned long nr);
@@ -161,6 +164,16 @@ unsigned long h_preempt_points(void);
 int h_preempt_fired(void);
 void *h_preempt_result(void);
 
+/*
+ * cpus CPUs (host threads, at most 8) each make iters random xenheap and
+ * xmalloc() allocations and frees, checking each allocation; a CPU yields
+ * at one in `every` of the points where it drops its last lock.  Returns
+ * how many CPUs failed (see the records), and the operations done in ops.
+ */
+unsigned int h_stress(unsigned int cpus, unsigned long iters,
+                      unsigned int seed, unsigned int every,
+                      unsigned long *ops);
+
 #ifdef H_HAVE_XENHEAP_VMAP
 /* The tree's conversions; frames are pdx (compression is off). */
 unsigned long h_virt_to_page(const void *va);
@@ -180,6 +193,10 @@ unsigned long h_xv_lookup(const void *va);
 unsigned long h_xv_virt_to_pdx(unsigned long va);
 unsigned long h_xv_virt_to_maddr(unsigned long va);
 int h_xv_report(void);
+#ifdef H_HAVE_XENHEAP_FALLBACK
+/* Allocations that alloc_xenheap_pages() left in the direct map. */
+unsigned long h_xv_fallbacks(void);
+#endif
 unsigned long h_xv_fwd_groups(void);
 unsigned long h_xv_rev_pages(void);
 int h_xv_fwd_backed(unsigned long group);
@@ -193,6 +210,11 @@ unsigned long h_xv_scan_rev(unsigned long *out, unsigned long max);
  */
 unsigned long h_bench_conv(const unsigned long *va, unsigned long nr,
                            unsigned long rounds, int direct);
+#endif
+
+#ifdef H_HAVE_XVFREE
+/* The tree's xvfree() (vmap.c), which frees vmalloc() or xmalloc() memory. */
+void h_xvfree(void *va);
 #endif
 
 /* The tree's xmalloc_tlsf.c. */

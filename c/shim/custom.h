@@ -79,33 +79,47 @@ typedef u8 nodeid_t;
 #define XENLOG_INFO    "<I>"
 
 /*
- * Spinlocks: taking one twice would deadlock Xen.  There is one CPU, but
- * where it drops its last lock another CPU may get in (h_preempt_at()).
+ * Spinlocks, real ones: each CPU of h_stress() is a host thread.  Taking
+ * a lock this CPU holds would deadlock Xen.  Where a CPU drops its last
+ * lock another CPU may get in (h_preempt_at(), or a yield in h_stress()).
+ * A CPU that waits for a lock gives up once another one has trapped,
+ * since that one may hold it for ever.
  */
 typedef struct {
-    bool held;
+    unsigned int holder;  /* shim_cpu + 1 of the CPU that holds it, or 0 */
 } spinlock_t;
 
-#define SPIN_LOCK_UNLOCKED   { false }
+#define SPIN_LOCK_UNLOCKED   { 0 }
 #define DEFINE_SPINLOCK(l)   spinlock_t l = SPIN_LOCK_UNLOCKED
-#define spin_lock_init(l)    ((l)->held = false)
+#define spin_lock_init(l)    ((l)->holder = 0)
 #define spin_lock(l)         shim_spin_lock(l, __FILE__, __LINE__)
 #define spin_unlock(l)       shim_spin_unlock(l, __FILE__, __LINE__)
 
+extern int shim_stop;
+
 static inline void shim_spin_lock(spinlock_t *l, const char *file, int line)
 {
-    if ( l->held )
-        shim_trap(H_BUG, file, line, "spinlock taken twice: deadlock");
-    l->held = true;
+    unsigned int me = shim_cpu + 1, was = 0;
+
+    while ( !__atomic_compare_exchange_n(&l->holder, &was, me, false,
+                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED) )
+    {
+        if ( was == me )
+            shim_trap(H_BUG, file, line, "spinlock taken twice: deadlock");
+        if ( __atomic_load_n(&shim_stop, __ATOMIC_RELAXED) )
+            shim_trap(H_BUG, file, line, "another CPU trapped holding the lock");
+        was = 0;
+        __builtin_ia32_pause();
+    }
     shim_locks_held++;
 }
 
 static inline void shim_spin_unlock(spinlock_t *l, const char *file,
                                     int line)
 {
-    if ( !l->held )
+    if ( __atomic_load_n(&l->holder, __ATOMIC_RELAXED) != shim_cpu + 1 )
         shim_trap(H_BUG, file, line, "spinlock released but not held");
-    l->held = false;
+    __atomic_store_n(&l->holder, 0, __ATOMIC_RELEASE);
     if ( !--shim_locks_held )
         shim_preempt_point();
 }

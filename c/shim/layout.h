@@ -6,11 +6,14 @@
  * with them):
  *
  *   SHIM_VA_BASE + 0G   vmap region VMAP_DEFAULT (VMAP_VIRT_START)  [1G]
- *                + 1G   vmap region VMAP_XEN                        [1G]
- *                + 2G   "Xen image" XEN_VIRT_START..XEN_VIRT_END    [1G]
- *                + 3G   whatever the tree puts after XEN_VIRT_END
+ *                + 1G   vmap region VMAP_XENHEAP of the xenheap series
+ *                       (XENHEAP_VMAP_VIRT_START), the end of the vmap
+ *                       area (VMAP_VIRT_END)                        [1G]
+ *                + 2G   vmap region VMAP_XEN                        [1G]
+ *                + 3G   "Xen image" XEN_VIRT_START..XEN_VIRT_END    [1G]
+ *                + 4G   whatever the tree puts after XEN_VIRT_END
  *                       (XENHEAP_VMAP_FWD/REV of the xenheap series)
- *                + 4G   frame table (FRAMETABLE_VIRT_START)       [128M]
+ *                + 5G   frame table (FRAMETABLE_VIRT_START)       [128M]
  *                + 8G   direct map (DIRECTMAP_VIRT_START)          [16G]
  *
  * [SHIM_VA_BASE, FRAMETABLE_VIRT_START) is mapped through the simulated
@@ -27,19 +30,26 @@
 #define SHIM_GB(n)             ((unsigned long)(n) << 30)
 #define SHIM_VA_BASE           0x200000000000UL
 
-/* The vmap regions, one per enum vmap_region, each 1G at most. */
-#define SHIM_NR_WINDOWS        2
+/*
+ * The vmap regions, one window per enum vmap_region, each 1G at most; as
+ * on x86, VMAP_XENHEAP is inside the vmap area and VMAP_XEN is not.
+ */
+#define SHIM_NR_WINDOWS        3
 #define SHIM_WINDOW_BYTES      SHIM_GB(1)
 #define VMAP_VIRT_START        SHIM_VA_BASE
-#define VMAP_VIRT_END          (VMAP_VIRT_START + SHIM_WINDOW_BYTES)
+/* unsigned long long, as x86's GB() makes the series' definitions. */
+#define XENHEAP_VMAP_VIRT_START (VMAP_VIRT_START + SHIM_WINDOW_BYTES + 0ULL)
+#define XENHEAP_VMAP_VIRT_END  (XENHEAP_VMAP_VIRT_START + SHIM_WINDOW_BYTES)
+#define VMAP_VIRT_END          XENHEAP_VMAP_VIRT_END
+#define SHIM_VMAP_XEN_START    VMAP_VIRT_END
 
-#define XEN_VIRT_START         (SHIM_VA_BASE + SHIM_GB(2))
+#define XEN_VIRT_START         (SHIM_VA_BASE + SHIM_GB(3))
 #define XEN_VIRT_END           (XEN_VIRT_START + SHIM_GB(1))
 
 /* Frames: up to 16G of RAM, with 32-byte struct page_info as on x86. */
 #define SHIM_MAX_FRAMES        (1UL << 22)
 #define SHIM_PAGE_INFO_SIZE    32
-#define FRAMETABLE_VIRT_START  (SHIM_VA_BASE + SHIM_GB(4))
+#define FRAMETABLE_VIRT_START  (SHIM_VA_BASE + SHIM_GB(5))
 #define FRAMETABLE_SIZE        (SHIM_MAX_FRAMES * SHIM_PAGE_INFO_SIZE)
 #define FRAMETABLE_NR          (FRAMETABLE_SIZE / sizeof(*frame_table))
 #define frame_table            ((struct page_info *)FRAMETABLE_VIRT_START)

@@ -226,8 +226,8 @@ static pte_t *walk_to(unsigned long va, unsigned int level, bool alloc,
     return &t[slot_index(va, level)];
 }
 
-unsigned long shim_walk(unsigned long va, unsigned int *level,
-                        uint64_t *entry)
+static unsigned long walk(unsigned long va, unsigned int *level,
+                          uint64_t *entry)
 {
     pte_t e = 0;
     unsigned int l;
@@ -370,8 +370,8 @@ void h_fail_map(unsigned long nth)
     fail_nth_map = nth;
 }
 
-int shim_map(unsigned long va, unsigned long frame, unsigned long nr,
-             unsigned int flags)
+static int map(unsigned long va, unsigned long frame, unsigned long nr,
+               unsigned int flags)
 {
     bool small = flags & SHIM_MAP_SMALL, valid = frame != SHIM_INVALID_FRAME;
     unsigned long start = va;
@@ -452,7 +452,7 @@ static void free_empty_l2(unsigned long s, unsigned long e)
     }
 }
 
-int shim_modify(unsigned long s, unsigned long e, unsigned int nf)
+static int modify(unsigned long s, unsigned long e, unsigned int nf)
 {
     unsigned long va = s;
     int rc = 0;
@@ -496,7 +496,7 @@ int shim_modify(unsigned long s, unsigned long e, unsigned int nf)
 }
 
 /* Tables down to L1 for the range; leaves, and 2M leaves, are left alone. */
-int shim_populate(unsigned long va, unsigned long nr)
+static int populate(unsigned long va, unsigned long nr)
 {
     unsigned long e = va + (nr << SHIM_PAGE_SHIFT);
     int rc = 0;
@@ -515,6 +515,53 @@ int shim_populate(unsigned long va, unsigned long nr)
 }
 
 /* After shim_ram_init(): the range is reserved, PROT_NONE, by ram.c. */
+/* The entry points, under the shim's lock (Xen's map_pgdir_lock). */
+unsigned long shim_walk(unsigned long va, unsigned int *level,
+                        uint64_t *entry)
+{
+    unsigned long frame;
+
+    shim_lock();
+    frame = walk(va, level, entry);
+    shim_unlock();
+
+    return frame;
+}
+
+int shim_map(unsigned long va, unsigned long frame, unsigned long nr,
+             unsigned int flags)
+{
+    int rc;
+
+    shim_lock();
+    rc = map(va, frame, nr, flags);
+    shim_unlock();
+
+    return rc;
+}
+
+int shim_modify(unsigned long s, unsigned long e, unsigned int nf)
+{
+    int rc;
+
+    shim_lock();
+    rc = modify(s, e, nf);
+    shim_unlock();
+
+    return rc;
+}
+
+int shim_populate(unsigned long va, unsigned long nr)
+{
+    int rc;
+
+    shim_lock();
+    rc = populate(va, nr);
+    shim_unlock();
+
+    return rc;
+}
+
 int shim_pt_init(void)
 {
     unsigned long pages = reserved_bytes >> SHIM_PAGE_SHIFT;
@@ -543,9 +590,14 @@ void shim_pt_fini(void)
     root = SHIM_INVALID_FRAME;
 }
 
+/* The window of region i of enum vmap_region: DEFAULT, XEN, XENHEAP. */
 unsigned long shim_window(unsigned int i)
 {
-    return i < SHIM_NR_WINDOWS ? VMAP_VIRT_START + i * SHIM_WINDOW_BYTES : 0;
+    static const unsigned long window[SHIM_NR_WINDOWS] = {
+        VMAP_VIRT_START, SHIM_VMAP_XEN_START, XENHEAP_VMAP_VIRT_START,
+    };
+
+    return i < SHIM_NR_WINDOWS ? window[i] : 0;
 }
 
 unsigned long h_pte(unsigned long va, unsigned int *level)

@@ -34,6 +34,7 @@ int shim_ram_fd = -1;
  * pdx == pfn; and the groups that hold RAM.
  */
 unsigned long max_pdx;
+unsigned long total_pages;
 unsigned long pfn_pdx_bottom_mask = ~0UL, ma_va_bottom_mask = ~0UL;
 unsigned int pfn_pdx_hole_shift;
 unsigned long pfn_hole_mask;
@@ -238,6 +239,7 @@ int shim_ram_init(unsigned long nr_frames, unsigned long nr_boot,
     /* Frame 0 stays reserved, so a zeroed frame number is never valid. */
     heap_insert_range(1, nr_frames - nr_boot);
     set_state(nr_frames - nr_boot, nr_boot, SHIM_FRAME_BOOT);
+    total_pages = nr_free + nr_boot;
 
     return 0;
 
@@ -258,6 +260,7 @@ void shim_ram_fini(void)
     shim_ram_fd = -1;
     shim_nr_frames = 0;
     max_pdx = 0;
+    total_pages = 0;
     memset(pdx_group_valid, 0, sizeof(pdx_group_valid));
 }
 
@@ -275,7 +278,7 @@ static int inject_failure(void)
     return 1;
 }
 
-struct page_info *shim_alloc_pages(unsigned int order)
+static struct page_info *alloc_pages(unsigned int order)
 {
     unsigned int o = order;
     struct shim_frame *pg;
@@ -314,8 +317,8 @@ struct page_info *shim_alloc_pages(unsigned int order)
     return NULL;
 }
 
-void shim_free_pages(struct page_info *pg, unsigned int order,
-                     const char *file, int line)
+static void free_pages(struct page_info *pg, unsigned int order,
+                       const char *file, int line)
 {
     unsigned long first, i;
 
@@ -337,6 +340,26 @@ void shim_free_pages(struct page_info *pg, unsigned int order,
 
     heap_insert(first, order);
     shim_counters[H_HEAP_FREES]++;
+}
+
+/* The heap's entry points, under the shim's lock (Xen's heap_lock). */
+struct page_info *shim_alloc_pages(unsigned int order)
+{
+    struct page_info *pg;
+
+    shim_lock();
+    pg = alloc_pages(order);
+    shim_unlock();
+
+    return pg;
+}
+
+void shim_free_pages(struct page_info *pg, unsigned int order,
+                     const char *file, int line)
+{
+    shim_lock();
+    free_pages(pg, order, file, line);
+    shim_unlock();
 }
 
 /* Highest run of nr boot frames whose first frame is aligned to align. */

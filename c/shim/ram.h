@@ -59,6 +59,8 @@ enum shim_frame_state {
 
 extern struct shim_frame *shim_frames;
 extern unsigned long shim_nr_frames;
+/* Xen's count of RAM pages: those of the heap and the boot allocator. */
+extern unsigned long total_pages;
 extern int shim_ram_fd;
 
 /*

@@ -5,6 +5,7 @@
  * unwinds to the innermost guard, because the code under test cannot go on
  * past it (Xen would have crashed).
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,15 +24,40 @@ struct record {
     char msg[MSG_LEN];
 };
 
+/* Shared by the CPUs (h_stress()), under report_lock. */
 static struct record records[MAX_RECORDS];
 static unsigned int nr_records;
 static char log_lines[MAX_LOG][MSG_LEN];
 static unsigned int nr_log;
-static struct shim_guard *guards;
-static int trapped;
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Each CPU's own. */
+static __thread struct shim_guard *guards;
+static __thread int trapped;
+__thread unsigned int shim_locks_held;
+__thread unsigned int shim_cpu;
 
 unsigned long shim_counters[H_NR_COUNTERS];
-unsigned int shim_locks_held;
+
+/*
+ * The shim's own lock, for the simulated RAM and page tables, which stand
+ * for Xen's heap_lock and map_pgdir_lock.  Recursive, as the page tables
+ * take frames from RAM; a trap drops it on the way out.
+ */
+static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread unsigned int big_depth;
+
+void shim_lock(void)
+{
+    if ( !big_depth++ )
+        pthread_mutex_lock(&big_lock);
+}
+
+void shim_unlock(void)
+{
+    if ( !--big_depth )
+        pthread_mutex_unlock(&big_lock);
+}
 
 int shim_guard_push(struct shim_guard *g)
 {
@@ -55,16 +81,18 @@ int shim_guard_active(void)
 static void vrecord(enum h_record_kind kind, const char *file, int line,
                     const char *fmt, va_list ap)
 {
-    /* Keep the first records: the earliest is the one that explains. */
-    struct record *r = &records[nr_records < MAX_RECORDS ? nr_records
-                                                         : MAX_RECORDS - 1];
+    struct record *r;
 
+    pthread_mutex_lock(&report_lock);
+    /* Keep the first records: the earliest is the one that explains. */
+    r = &records[nr_records < MAX_RECORDS ? nr_records : MAX_RECORDS - 1];
     r->kind = kind;
     r->file = file;
     r->line = line;
     vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
     if ( nr_records < MAX_RECORDS )
         nr_records++;
+    pthread_mutex_unlock(&report_lock);
 }
 
 void shim_record(enum h_record_kind kind, const char *file, int line,
@@ -93,6 +121,11 @@ void shim_trap(enum h_record_kind kind, const char *file, int line,
                 file, line, records[nr_records - 1].msg);
         abort();
     }
+    if ( big_depth )
+    {
+        big_depth = 0;
+        pthread_mutex_unlock(&big_lock);
+    }
     trapped = 1;
     siglongjmp(guards->env, 1);
 }
@@ -101,10 +134,12 @@ void shim_printk(const char *fmt, ...)
 {
     va_list ap;
 
+    pthread_mutex_lock(&report_lock);
     va_start(ap, fmt);
     vsnprintf(log_lines[nr_log % MAX_LOG], MSG_LEN, fmt, ap);
     va_end(ap);
     nr_log++;
+    pthread_mutex_unlock(&report_lock);
 }
 
 void shim_report_reset(void)

@@ -63,10 +63,18 @@ void shim_printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void shim_report_reset(void);
 
 extern unsigned long shim_counters[H_NR_COUNTERS];
-extern unsigned int shim_locks_held;
+/* Each CPU's (thread's): the locks it holds, and its number. */
+extern __thread unsigned int shim_locks_held;
+extern __thread unsigned int shim_cpu;
+
+/* The lock of the simulated RAM and page tables (recursive). */
+void shim_lock(void);
+void shim_unlock(void);
 
 /* This CPU holds no lock: another CPU may run here (h_preempt_at()). */
 void shim_preempt_point(void);
+/* The same point, where h_stress() may yield to another CPU. */
+void shim_stress_point(void);
 
 /* The fault handler: probes first, then guarded calls. */
 void shim_signals_install(void);

@@ -36,16 +36,19 @@ typedef char bool_t;
 #define BITS_PER_LONG        64
 
 /* Arithmetic. */
+/* As Xen's: operands of different types do not compile (-Werror). */
 #define min(x, y) ({                                                    \
     typeof(x) x_ = (x);                                                 \
     typeof(y) y_ = (y);                                                 \
                                                                         \
+    (void)(&x_ == &y_);                                                 \
     x_ < y_ ? x_ : y_;                                                  \
 })
 #define max(x, y) ({                                                    \
     typeof(x) x_ = (x);                                                 \
     typeof(y) y_ = (y);                                                 \
                                                                         \
+    (void)(&x_ == &y_);                                                 \
     x_ > y_ ? x_ : y_;                                                  \
 })
 #define min_t(t, x, y)       min((t)(x), (t)(y))
@@ -56,11 +59,11 @@ typedef char bool_t;
 /* A compile-time check, as in Xen: a true condition does not compile. */
 #define BUILD_BUG_ON(cond)   ((void)sizeof(struct { int: -!!(cond); }))
 
-/* One CPU: only the compiler may reorder. */
+/* x86's: stores are not reordered with stores, nor loads with loads. */
 #define barrier()            __asm__ __volatile__ ( "" : : : "memory" )
 #define smp_wmb()            barrier()
 #define smp_rmb()            barrier()
-#define smp_mb()             barrier()
+#define smp_mb()             __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define ACCESS_ONCE(x)       (*(volatile typeof(x) *)&(x))
 #define xchg(ptr, v)         __atomic_exchange_n(ptr, v, __ATOMIC_SEQ_CST)
 
@@ -69,8 +72,8 @@ typedef char bool_t;
 
 /*
  * Bit operations, on 32-bit units as x86 Xen's are, so that code which
- * passes a u32 array (xmalloc's TLSF bitmaps) is served correctly.  No
- * atomicity is needed: the harness is single-threaded.
+ * passes a u32 array (xmalloc's TLSF bitmaps) is served correctly.  The
+ * __ ones are not atomic, as in Xen.
  */
 static inline uint32_t *shim_bit_word(unsigned long nr, volatile void *addr)
 {
@@ -101,8 +104,18 @@ static inline int __test_and_clear_bit(unsigned long nr, volatile void *addr)
     return was;
 }
 
-#define set_bit(nr, addr)    __set_bit(nr, addr)
-#define clear_bit(nr, addr)  __clear_bit(nr, addr)
+/* Atomic, as x86's (lock-prefixed): other CPUs may read the word. */
+static inline void set_bit(unsigned long nr, volatile void *addr)
+{
+    __atomic_fetch_or(shim_bit_word(nr, addr), 1U << (nr % 32),
+                      __ATOMIC_SEQ_CST);
+}
+
+static inline void clear_bit(unsigned long nr, volatile void *addr)
+{
+    __atomic_fetch_and(shim_bit_word(nr, addr), ~(1U << (nr % 32)),
+                       __ATOMIC_SEQ_CST);
+}
 
 static inline int flsl(unsigned long x)
 {

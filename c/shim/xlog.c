@@ -33,14 +33,17 @@ static unsigned long *record(unsigned long kind, const void *va,
                              unsigned int order)
 {
     static unsigned long lost[WORDS];
-    unsigned long *e = nr_xlog < MAX_XLOG ? xlog[nr_xlog] : lost;
+    unsigned long *e;
 
+    shim_lock();
+    e = nr_xlog < MAX_XLOG ? xlog[nr_xlog] : lost;
     e[0] = kind;
     e[1] = (unsigned long)va;
     e[2] = order;
     e[3] = va ? frame_behind(va) : SHIM_INVALID_FRAME;
     e[4] = 0;
     nr_xlog++;
+    shim_unlock();
 
     return e;
 }

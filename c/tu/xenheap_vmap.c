@@ -14,6 +14,12 @@
 void shim_xenheap_vmap_reset(void)
 {
     xenheap_vmap_active = false;
+#ifdef H_HAVE_VMAP_XENHEAP
+    xenheap_vmap_bytes = 0;
+#endif
+#ifdef H_HAVE_XENHEAP_FALLBACK
+    fallbacks = 0;
+#endif
     opt_xenheap_vmap = true;
     memset(fwd_backed, 0, sizeof(fwd_backed));
     memset(rev_backed, 0, sizeof(rev_backed));
@@ -46,6 +52,13 @@ H_WRAP(unsigned long, h_xv_virt_to_pdx, (unsigned long va),
 H_WRAP(unsigned long, h_xv_virt_to_maddr, (unsigned long va),
        xenheap_vmap_virt_to_maddr(va))
 H_WRAP(int, h_xv_report, (void), xenheap_vmap_report())
+
+#ifdef H_HAVE_XENHEAP_FALLBACK
+unsigned long h_xv_fallbacks(void)
+{
+    return fallbacks;
+}
+#endif
 
 unsigned long h_xv_fwd_groups(void)
 {

@@ -32,7 +32,7 @@ from gen.series import Variant
 C_DIR = Path(__file__).resolve().parents[2] / "c"
 API_HEADER = C_DIR / "shim" / "api.h"
 SHIM_SOURCES = ("shim/api.c", "shim/bench.c", "shim/lib.c", "shim/probe.c", "shim/pt.c",
-                "shim/ram.c", "shim/report.c", "shim/xlog.c", "tu/vmap.c",
+                "shim/ram.c", "shim/report.c", "shim/stress.c", "shim/xlog.c", "tu/vmap.c",
                 "tu/xenheap_vmap.c", "tu/xmalloc.c")
 
 FLAGS = ("-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",

@@ -39,6 +39,8 @@ TRAITS = {
     "vmap-partial": ("xen/include/xen/vmap.h", "vunmap_partial", ("H_HAVE_VUNMAP_PARTIAL",)),
     "xmalloc-spare": ("xen/common/xmalloc_tlsf.c", "xmalloc_spare", ("H_HAVE_XMALLOC_SPARE",)),
     "xenheap-track": (XV_C, None, ("H_HAVE_XENHEAP_VMAP", "CONFIG_XENHEAP_VMAP")),
+    "xenheap-region": (XV_H, "xenheap_vmap_bytes", ("H_HAVE_VMAP_XENHEAP",)),
+    "xenheap-vmap": (XV_H, "xenheap_vmap_fallback", ("H_HAVE_XENHEAP_FALLBACK",)),
 }
 
 
@@ -46,9 +48,12 @@ def defines_for(root: Path, traits: frozenset[str]) -> tuple[str, ...]:
     """H_HAVE_* and CONFIG_* for the series' traits and what the baseline
     has.  A trait that the tree does not bear out, either way, is an error:
     the harness is built from what the series declares, not from guesses."""
-    have = ["H_HAVE_VMAP_SIZE"] if baseline.probe(root).has("vmap_size") else []
+    base = baseline.probe(root)
+    have = [define for feature, define in (("vmap_size", "H_HAVE_VMAP_SIZE"),
+                                           ("xv_by_vm_size", "H_HAVE_XVFREE"))
+            if base.has(feature)]
     for slug, (rel, name, defines) in TRAITS.items():
-        present = (root / rel).exists() if name is None else declares(root / rel, name)
+        present = (root / rel).exists() and (name is None or declares(root / rel, name))
         if present != (slug in traits):
             what = rel if name is None else f"{name} in {rel}"
             raise GenError(f"{root} does not match its series: patch {slug} is "

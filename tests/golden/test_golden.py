@@ -32,11 +32,13 @@ FEATURE_SETS = {
     "4.17.5": {"vmap_pte_attr": False, "vmap_size": False, "vmap_contig": False,
                "vmap_ifdef": True, "vmap_h_documented": False, "vmap_boot_pages": False,
                "x86_underscore_conversions": True, "ro_after_init": True,
-               "ro_after_init_sections": False, "percpu_common": False},
+               "ro_after_init_sections": False, "percpu_common": False,
+               "xv_by_vm_size": False},
     "staging": {"vmap_pte_attr": True, "vmap_size": True, "vmap_contig": True,
                 "vmap_ifdef": False, "vmap_h_documented": True, "vmap_boot_pages": True,
                 "x86_underscore_conversions": False, "ro_after_init": False,
-                "ro_after_init_sections": True, "percpu_common": True},
+                "ro_after_init_sections": True, "percpu_common": True,
+                "xv_by_vm_size": True},
 }
 
 

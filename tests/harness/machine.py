@@ -23,7 +23,16 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from gen.harness import Harness, XenTrap
-from gen.sim import BITMAP_PAGE_BITS, PAGE, RAM_PAGES, SUPER_PAGES, VMAP_DEFAULT, Sim, XlogEntry
+from gen.sim import (
+    BITMAP_PAGE_BITS,
+    PAGE,
+    RAM_PAGES,
+    SUPER_PAGES,
+    VMAP_DEFAULT,
+    Region,
+    Sim,
+    XlogEntry,
+)
 
 from .model import Model, check
 
@@ -114,7 +123,10 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
             self.sim = Sim(h, xenheap_vmap=True)
             s = self.sim
             self.total = RAM_PAGES - 1  # frame 0 is never RAM
-            self.model = Model(end=s.vm_end, reserved=s.bitmap_pages, top=s.vm_top)
+            self.model = Model.of(s.vm)
+            # The xenheap's region, if it has one apart.
+            self.apart = s.xh.t != s.vm.t
+            self.xmodel = Model.of(s.xh) if self.apart else self.model
             self.direct: set[int] = set()  # xenheap frames in the direct map
             self.xallocs: dict[int, XAlloc] = {}
             self.blocks: dict[int, Block] = {}
@@ -135,12 +147,24 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
                 f"vmap chose page {self.sim.idx(va)}, the first fit is {start}"
             self.model.add(start, mfns, vmalloc)
 
+        def models(self) -> list[Model]:
+            return [self.model, self.xmodel] if self.apart else [self.model]
+
         def pick(self, data: st.DataObject, kinds=("vmap", "vmalloc")):
-            starts = sorted(s for s, p in self.model.pieces.items() if p.kind in kinds)
-            return self.model.pieces[data.draw(st.sampled_from(starts))] if starts else None
+            pieces = sorted(((self.region(p.kind).va(p.start), p) for m in self.models()
+                             for p in m.pieces.values() if p.kind in kinds),
+                            key=lambda vp: vp[0])
+            return data.draw(st.sampled_from(pieces))[1] if pieces else None
 
         def has(self, *kinds: str) -> bool:
-            return any(p.kind in kinds for p in self.model.pieces.values())
+            return any(p.kind in kinds for m in self.models() for p in m.pieces.values())
+
+        def region(self, kind: str) -> Region:
+            """The region a piece of this kind lives in."""
+            return self.sim.xh if kind in ("xenheap", "xmalloc") else self.sim.vm
+
+        def model_for(self, kind: str) -> Model:
+            return self.xmodel if kind in ("xenheap", "xmalloc") else self.model
 
         def expect(self, kind: str, where: str) -> None:
             recs = self.sim.records()
@@ -169,20 +193,21 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
                     continue
                 if self.sim.on_window(e.va):
                     assert arrays and self.sim.on_vmap, f"{e} on vmap"
-                    idx = self.sim.idx(e.va)
+                    assert self.sim.xh.contains(e.va), f"{e} outside the xenheap's region"
+                    idx = self.sim.xh.idx(e.va)
                     if e.alloc:
-                        assert idx == self.model.fit(n, n), \
+                        assert idx == self.xmodel.fit(n, n), \
                             f"xmalloc's {e} is not at the first naturally aligned fit"
                         assert e.mfn % n == 0, f"{e}: frame not aligned"
-                        self.model.add(idx, list(range(e.mfn, e.mfn + n)), kind="xmalloc")
+                        self.xmodel.add(idx, list(range(e.mfn, e.mfn + n)), kind="xmalloc")
                     else:
-                        p = self.model.covering(idx, n)
+                        p = self.xmodel.covering(idx, n)
                         assert p is not None and p.kind == "xmalloc", f"{e} frees {p}"
                         assert e.mfn == p.mfns[idx - p.start], e
                         if e.kept:
                             leaks += 1
                             continue
-                        self.model.release(idx, n)
+                        self.xmodel.release(idx, n)
                     continue
                 mfn = e.mfn
                 assert not e.kept, f"{e}: a direct-map free kept its pages"
@@ -294,16 +319,16 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
             assert rc == 0
             self.forget(idx, nr)
 
-        @precondition(lambda self: self.model.pieces)
+        @precondition(lambda self: any(m.pieces for m in self.models()))
         @rule(data=st.data())
         def vunmap_not_a_start(self, data: st.DataObject) -> None:
             """vunmap() of a guard or an interior page is refused."""
             p = self.pick(data, kinds=("vmap", "vmalloc", "xenheap", "xmalloc"))
             idx = data.draw(st.sampled_from([p.start - 1, *range(p.start + 1, p.end)]))
-            if self.model.pieces.get(idx) is not None:
+            if self.model_for(p.kind).pieces.get(idx) is not None:
                 return
             before = self.sim.snapshot()
-            self.sim.h.vunmap(self.sim.ptr(self.sim.va(idx)))
+            self.sim.h.vunmap(self.sim.ptr(self.region(p.kind).va(idx)))
             self.expect_warn()
             assert self.sim.snapshot() == before
 
@@ -313,11 +338,12 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
             """A write through the VA lands in the frame (read back through
             the direct map); the guard faults."""
             p = self.pick(data, kinds=("vmap", "vmalloc", "xenheap"))
+            r = self.region(p.kind)
             i = data.draw(st.integers(0, len(p.mfns) - 1))
-            va = self.sim.va(p.start + i)
+            va = r.va(p.start + i)
             assert self.sim.write(va + 8, 16, byte)
             assert self.sim.frame(p.mfns[i], 24)[8:] == bytes([byte]) * 16
-            assert self.sim.read(self.sim.va(p.start - 1), 1) is None, "guard page is mapped"
+            assert self.sim.read(r.va(p.start - 1), 1) is None, "guard page is mapped"
 
         @rule(pages=st.integers(1, 6), nth=st.integers(1, 8))
         def vmalloc_failing(self, pages: int, nth: int) -> None:
@@ -365,15 +391,15 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
             n = 1 << order
             flags = directmap_flag if directmap else 0
             on_vmap = self.sim.on_vmap and not flags
-            start = self.model.fit(n, n) if on_vmap else None
+            start = self.xmodel.fit(n, n) if on_vmap else None
             va = self.sim.xalloc(order, flags)
             self.no_xlog()
             assert va, "alloc_xenheap_pages() failed"
             if on_vmap:
-                assert va == self.sim.va(start), \
-                    f"the xenheap got page {self.sim.idx(va)}, the first fit is {start}"
+                assert va == self.sim.xh.va(start), \
+                    f"the xenheap got page {self.sim.xh.idx(va)}, the first fit is {start}"
                 mfn = self.frame_of(va)
-                self.model.add(start, list(range(mfn, mfn + n)), kind="xenheap")
+                self.xmodel.add(start, list(range(mfn, mfn + n)), kind="xenheap")
             else:
                 assert not self.sim.on_window(va), "MEMF_directmap memory is on vmap"
                 mfn = self.frame_of(va)
@@ -399,7 +425,7 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
             """The pages [first, first + 2^i) of a are freed: model and heap."""
             n = 1 << i
             if a.vmap:
-                self.model.release(self.sim.idx(a.va) + first, n)
+                self.xmodel.release(self.sim.xh.idx(a.va) + first, n)
                 self.dead += [a.va + (first + k) * PAGE for k in range(n)]
             else:
                 self.direct -= set(range(a.mfn + first, a.mfn + first + n))
@@ -423,7 +449,7 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
             if not a.vmap and not live:
                 return  # a double free in the direct map is the heap's to catch
             if first not in a.live:
-                if self.model.piece_at(self.sim.idx(a.va) + first):
+                if self.xmodel.piece_at(self.sim.xh.idx(a.va) + first):
                     return  # a VA since reused is someone else's
                 alias = False  # a freed page's alias is no longer a xenheap page
             ok = live and (not a.vmap or splits or i == a.order)
@@ -436,7 +462,8 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
             self.no_xlog()
             self.released(a, first, i)
 
-        @precondition(lambda self: arrays and self.sim.on_vmap and self.model.pieces)
+        @precondition(lambda self: arrays and self.sim.on_vmap and
+                      any(m.pieces for m in self.models()))
         @rule(data=st.data(), case=st.sampled_from(["guard", "too-big", "unaligned", "dead",
                                                    "vmap", "hole"]))
         def free_xenheap_misused(self, data: st.DataObject, case: str) -> None:
@@ -445,9 +472,9 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
             va, order = None, 0
             if case == "guard":
                 p = self.pick(data, kinds=("xenheap", "xmalloc", "vmap", "vmalloc"))
-                if self.model.piece_at(p.end) is not None:
+                if self.model_for(p.kind).piece_at(p.end) is not None:
                     return
-                va = self.sim.va(p.end)
+                va = self.region(p.kind).va(p.end)
             elif case in ("too-big", "unaligned"):
                 a = self.pick_xalloc(data, vmap=True)
                 if a is None or (case == "unaligned" and a.order == 0):
@@ -458,7 +485,7 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
                     return
                 va = a.va + first * PAGE
             elif case == "dead":
-                dead = [v for v in self.dead if self.model.piece_at(self.sim.idx(v)) is None]
+                dead = [v for v in self.dead if self.xmodel.piece_at(self.sim.xh.idx(v)) is None]
                 if not dead:
                     return
                 va = data.draw(st.sampled_from(dead))
@@ -468,8 +495,8 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
                     return
                 va = self.sim.va(p.start)
             else:
-                hole = [h_ for h_, e in self.model.holes() if e - h_ >= 1]
-                va = self.sim.va(data.draw(st.sampled_from(hole)) if hole else 1)
+                hole = [h_ for h_, e in self.xmodel.holes() if e - h_ >= 1]
+                va = self.sim.xh.va(data.draw(st.sampled_from(hole)) if hole else 1)
             self.refused(lambda: self.sim.xfree_pages(va, order), "xen/common/page_alloc.c")
 
         @precondition(lambda self: splits and self.sim.on_vmap and any(
@@ -505,7 +532,7 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
             assert self.sim.h.frame_order(mfn) == pages, \
                 f"block of {size} bytes: PFN_ORDER {self.sim.h.frame_order(mfn)} != {pages}"
             if self.sim.on_window(p):
-                piece = self.model.pieces.get(self.sim.idx(p))
+                piece = self.xmodel.pieces.get(self.sim.xh.idx(p))
                 assert piece is not None and piece.kind == "xmalloc" and \
                     len(piece.mfns) == pages, f"block of {size} bytes holds {piece}"
             else:
@@ -595,7 +622,7 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
                 self.refused(lambda: self.sim.h.xfree(self.sim.ptr(p)),
                              "xen/common/xmalloc_tlsf.c")
             else:
-                dead = [v for v in self.dead if self.model.piece_at(self.sim.idx(v)) is None]
+                dead = [v for v in self.dead if self.xmodel.piece_at(self.sim.xh.idx(v)) is None]
                 if not dead:
                     return
                 p = data.draw(st.sampled_from(dead))
@@ -605,7 +632,8 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
         @invariant()
         def consistent(self) -> None:
             COUNT["checks"] += 1
-            check_machine(self.sim, self.model, self.total, len(self.direct))
+            check_machine(self.sim, self.model, self.total, len(self.direct),
+                          self.xmodel if self.apart else None)
             for f in sorted(self.direct):
                 assert self.sim.h.frames_xenheap(f, 1) == 1, f"direct-map frame {f:#x}"
             for b in self.blocks.values():
@@ -615,7 +643,8 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
     return VmapMachine
 
 
-def check_machine(sim: Sim, model: Model, total: int, direct: int = 0) -> None:
-    check(sim, model, total, direct)
+def check_machine(sim: Sim, model: Model, total: int, direct: int = 0,
+                  xm: Model | None = None) -> None:
+    check(sim, model, total, direct, xm)
     assert sim.h.vm_end(VMAP_DEFAULT) == model.end
     assert model.top % BITMAP_PAGE_BITS == 0 or model.top == model.end

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
 
-from gen.sim import BITMAP_PAGE_BITS, PAGE, Run, Sim
+from gen.sim import BITMAP_PAGE_BITS, PAGE, Region, Run, Sim
 
 # Who a piece's frames belong to: the test (vmap()), vmalloc (vfree()),
 # the xenheap by the test's alloc_xenheap_pages(), the xenheap by xmalloc.
@@ -66,6 +66,15 @@ class Model:
     reserved: int  # the bitmap's own pages, always set
     top: int  # vm_top
     pieces: dict[int, Piece] = field(default_factory=dict)
+    # Pages from VMAP_VIRT_START, where the xenheap arrays' indices start,
+    # to the region's first page.
+    origin: int = 0
+
+    @classmethod
+    def of(cls, r: Region) -> Model:
+        """A model of region r as it is set up: no allocations yet."""
+        return cls(end=r.vm_end, reserved=r.bitmap_pages, top=r.vm_top,
+                   origin=(r.base - r.sim.vm.base) // PAGE)
 
     def sorted(self) -> list[Piece]:
         return [self.pieces[s] for s in sorted(self.pieces)]
@@ -138,20 +147,37 @@ class Model:
         return [Run(first, pages, mfn, flags)
                 for p in self.sorted() for first, pages, mfn in p.extents]
 
-    def held(self) -> int:
-        """Frames held by live pieces other than the xenheap's (whose frames
-        are counted as xenheap pages); raises if two pieces share one."""
-        spans = sorted((mfn, pages, p.xenheap) for p in self.pieces.values()
-                       for _first, pages, mfn in p.extents)
-        for (a, n, _x), (b, _m, _y) in pairwise(spans):
-            assert a + n <= b, f"frame {b:#x} is mapped twice"
-        return sum(n for _a, n, x in spans if not x)
-
     def tracked(self) -> list[tuple[int, int, int]]:
         """What page->virt must say: (pdx, page index, pdx) for every page
         of an xenheap piece, in pdx order (virt->page agrees)."""
-        return sorted((mfn, p.start + i, mfn) for p in self.pieces.values() if p.xenheap
+        return sorted((mfn, self.origin + p.start + i, mfn)
+                      for p in self.pieces.values() if p.xenheap
                       for i, mfn in enumerate(p.mfns))
+
+
+def held(pieces: list[Piece]) -> int:
+    """Frames held by live pieces other than the xenheap's (whose frames are
+    counted as xenheap pages); raises if two pieces share one."""
+    spans = sorted((mfn, pages, p.xenheap) for p in pieces for _first, pages, mfn in p.extents)
+    for (a, n, _x), (b, _m, _y) in pairwise(spans):
+        assert a + n <= b, f"frame {b:#x} is mapped twice"
+    return sum(n for _a, n, x in spans if not x)
+
+
+def boot_model(sim: Sim) -> Model:
+    """The model of the xenheap's region with what xmalloc's pool holds
+    there from booting."""
+    m = Model.of(sim.xh)
+    live: dict[int, tuple[int, int]] = {}
+    for e in sim.boot_xlog:
+        if e.alloc:
+            live[e.va] = (e.order, e.mfn)
+        else:
+            del live[e.va]
+    for va, (order, mfn) in live.items():
+        if sim.xh.contains(va):
+            m.add(sim.xh.idx(va), list(range(mfn, mfn + (1 << order))), kind="xmalloc")
+    return m
 
 
 def vm_low_sound(m: Model, vm_low: int) -> str | None:
@@ -168,39 +194,60 @@ def vm_low_sound(m: Model, vm_low: int) -> str | None:
     return None
 
 
-def check(sim: Sim, m: Model, ram_total: int, direct: int | None = None) -> None:
-    """Every invariant of the machine against the model; direct is the
-    number of xenheap pages the model knows to be in the direct map (by
-    default, what xmalloc's pool took there while booting)."""
+def check(sim: Sim, m: Model, ram_total: int, direct: int | None = None,
+          xm: Model | None = None) -> None:
+    """Every invariant of the machine against the model m of VMAP_DEFAULT
+    and, in a tree where the xenheap has a region apart, the model xm of
+    that region (by default, what xmalloc's pool took there while
+    booting); direct is the number of xenheap pages the models know to be
+    in the direct map (by default, what xmalloc's pool took there while
+    booting)."""
     if direct is None:
         direct = sim.boot_direct_pages()
-    assert sim.vm_top == m.top, "vm_top"
-    assert sim.bitmap() == m.bits(), "the bitmap differs from the model"
-    for p in m.pieces.values():
-        assert p.start - 1 >= m.reserved and m.piece_at(p.start - 1) is None, \
-            f"no guard before the run at {p.start}"
-    problem = vm_low_sound(m, sim.vm_low)
-    assert problem is None, problem
-
+    apart = sim.xh.t != sim.vm.t and sim.xh.vm_end > 0
+    if not apart:
+        assert xm is None or xm is m, "the xenheap has no region apart"
+        xm = m
+    elif xm is None:
+        xm = boot_model(sim)
+    regions = [(sim.vm, m), *([(sim.xh, xm)] if apart else [])]
+    mapped_bitmap = sum(check_region(sim, r, model) for r, model in regions)
     flags = sim.h.page_hypervisor()
-    runs = sim.runs()
-    mapped_bitmap = -(-m.top // BITMAP_PAGE_BITS)
-    head = [i for r in runs if r.offset < m.reserved
-            for i in range(r.offset, r.offset + r.pages)]
-    assert head == list(range(mapped_bitmap)), "the bitmap's mappings do not match vm_top"
-    assert [r for r in runs if r.offset >= m.reserved] == m.runs(flags), \
-        "the PTEs differ from the model (frames, flags or guards)"
-
-    held = m.held()
-    assert all(sim.h.frames_inuse(r.mfn, r.pages) == r.pages for r in m.runs(flags)), \
-        "a held frame is free"
+    pieces = [p for _r, model in regions for p in model.pieces.values()]
+    kept = held(pieces)
     h = sim.h
-    check_xenheap(sim, m, direct)
+    assert all(h.frames_inuse(r.mfn, r.pages) == r.pages
+               for _r, model in regions for r in model.runs(flags)), "a held frame is free"
+    check_xenheap(sim, xm, direct)
     accounted = (h.ram_free_pages() + h.counter(h.lib.H_PT_PAGES) + mapped_bitmap
-                 + h.ram_xenheap_pages() + held + sim.array_pages())
+                 + h.ram_xenheap_pages() + kept + sim.array_pages())
     assert accounted == ram_total, f"pages not conserved: {accounted} != {ram_total}"
     assert h.locks_held() == 0, "a lock is still held"
     assert sim.records() == [], "unexpected WARN/BUG/violation"
+
+
+def check_region(sim: Sim, r: Region, m: Model) -> int:
+    """Region r's bitmap, vm_top, vm_low and mappings against its model;
+    returns the pages its bitmap has mapped."""
+    where = f"region {r.t}"
+    assert r.vm_top == m.top, f"{where}: vm_top"
+    assert r.bitmap() == m.bits(), f"{where}: the bitmap differs from the model"
+    for p in m.pieces.values():
+        assert p.start - 1 >= m.reserved and m.piece_at(p.start - 1) is None, \
+            f"{where}: no guard before the run at {p.start}"
+    problem = vm_low_sound(m, r.vm_low)
+    assert problem is None, f"{where}: {problem}"
+
+    runs = r.runs()
+    mapped_bitmap = -(-m.top // BITMAP_PAGE_BITS)
+    head = [i for run in runs if run.offset < m.reserved
+            for i in range(run.offset, run.offset + run.pages)]
+    assert head == list(range(mapped_bitmap)), \
+        f"{where}: the bitmap's mappings do not match vm_top"
+    assert [run for run in runs if run.offset >= m.reserved] == \
+        m.runs(sim.h.page_hypervisor()), \
+        f"{where}: the PTEs differ from the model (frames, flags or guards)"
+    return mapped_bitmap
 
 
 def check_xenheap(sim: Sim, m: Model, direct: int) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gen.sim import PAGE, SUPER_PAGES, Sim
+from gen.sim import PAGE, SUPER_PAGES, Sim, Snapshot
 
 
 def accounted(sim: Sim) -> int:
@@ -20,6 +20,17 @@ def accounted(sim: Sim) -> int:
 
 def beyond_bitmap(sim: Sim, runs):
     return [r for r in runs if r.offset >= sim.bitmap_pages]
+
+
+def region_states(sim: Sim, snap: Snapshot) -> list[tuple[object, ...]]:
+    """(bitmap, vm_low, vm_top, runs beyond the bitmap) of VMAP_DEFAULT and,
+    if apart, of the xenheap's region."""
+    out = [(snap.bitmap, snap.vm_low, snap.vm_top, beyond_bitmap(sim, snap.runs))]
+    if snap.xenheap_region:
+        bitmap, low, top, runs = snap.xenheap_region
+        out.append((bitmap, low, top,
+                    [r for r in runs if r.offset >= sim.xh.bitmap_pages]))
+    return out
 
 
 def sweep(sim: Sim, arm: Callable[[int], None], counter: int, op: Callable[[], int],
@@ -41,13 +52,15 @@ def sweep(sim: Sim, arm: Callable[[int], None], counter: int, op: Callable[[], i
         if va:
             undo(va)
         after = sim.snapshot()
-        # Only a success may leave the bitmap grown (it never shrinks).
-        grown = (after.vm_top - before.vm_top) // (8 * PAGE) if va else 0
-        assert after.bitmap == before.bitmap + bytes(grown * PAGE), \
-            f"failure {nth} left a change behind"
-        assert beyond_bitmap(sim, after.runs) == beyond_bitmap(sim, before.runs), \
-            f"failure {nth} left a mapping behind"
-        assert after.vm_low == before.vm_low
+        grown = 0
+        for (b_bits, b_low, b_top, b_runs), (a_bits, a_low, a_top, a_runs) in zip(
+                region_states(sim, before), region_states(sim, after), strict=True):
+            # Only a success may leave a bitmap grown (it never shrinks).
+            more = (a_top - b_top) // (8 * PAGE) if va else 0
+            assert a_bits == b_bits + bytes(more * PAGE), f"failure {nth} left a change behind"
+            assert a_runs == b_runs, f"failure {nth} left a mapping behind"
+            assert a_low == b_low
+            grown += more
         assert accounted(sim) + grown == total, f"failure {nth} leaked pages"
         assert sim.records() == []
         if not hit:

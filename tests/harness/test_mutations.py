@@ -35,6 +35,7 @@ from gen.sim import Sim
 from gen.variants import VARIANTS
 
 from .machine import machine_for
+from .test_smp import stress
 from .test_xenheap import another_cpu_at_every_point
 from .test_xenheap_arrays import (
     test_conversions_agree_for_both_addresses_of_a_xenheap_page as conversions_agree,
@@ -87,7 +88,7 @@ MUTANTS = {
     # ... and virt_to_page() takes a vmap address for the Xen image's.
     "vmap-va-unknown": Mutant("xmalloc-no-trim", harness.XV_H, "xenheap_vmap_va",
                               "CONFIG_XENHEAP_VMAP",
-                              (("return xenheap_vmap_active &&", "return false &&"),),
+                              (("return va -", "return false && va -"),),
                               "conversions"),
 }
 
@@ -221,6 +222,29 @@ def test_race_mutant_is_caught(source, tmp_path, request):
     rec = caught.value.record
     assert (rec.kind, rec.file) == ("ASSERT", harness.XV_C), rec
     print(f"race mutant caught: {caught.value}")
+    print(f"reproduce: python3 -m pytest '{request.node.nodeid}' -s")
+
+
+@pytest.mark.needs("vmap-partial")
+def test_race_mutant_is_caught_by_cpus_at_once(source, tmp_path, request):
+    """The same mutant, found by CPUs that really run at once (test_smp.py's
+    rounds) rather than at a chosen point: within 100 rounds, one CPU's
+    allocation stops converting or fails a check."""
+    tree = mutant_tree(source.root, tmp_path / "xen", "xen/common/page_alloc.c",
+                       "xenheap_vunmap", harness.XENHEAP_VMAP_COND, RACE)
+    h = harness.build(tree, VARIANTS[source.variant])
+    for seed in range(1, 101):
+        s = Sim(h, xenheap_vmap=True)
+        try:
+            failed, _ops = stress(s, 2, seed)
+            recs = s.records()
+        finally:
+            s.close()
+        if failed:
+            break
+    assert failed, "100 rounds of two CPUs did not catch the race mutant"
+    assert recs and recs[0].kind in ("ASSERT", "VIOLATION", "WARN"), recs
+    print(f"race mutant caught by CPUs at once in round {seed}: {recs[0]}")
     print(f"reproduce: python3 -m pytest '{request.node.nodeid}' -s")
 
 

@@ -11,27 +11,12 @@ from __future__ import annotations
 
 import pytest
 
-from gen.sim import INVALID, PAGE, RAM_PAGES, Sim
+from gen.sim import INVALID, PAGE, RAM_PAGES, VMAP_DEFAULT, VMAP_XENHEAP, Sim
 
-from .model import Model, check
+from .model import Model, boot_model, check
 from .test_faults import sweep
 
 PAGE_ALLOC = "xen/common/page_alloc.c"
-
-
-def model_of(sim: Sim) -> Model:
-    """The model of sim's region with what xmalloc's pool holds in it."""
-    m = Model(end=sim.vm_end, reserved=sim.bitmap_pages, top=sim.vm_top)
-    live: dict[int, tuple[int, int]] = {}
-    for e in sim.boot_xlog:
-        if e.alloc:
-            live[e.va] = (e.order, e.mfn)
-        else:
-            del live[e.va]
-    for va, (order, mfn) in live.items():
-        if sim.on_window(va):
-            m.add(sim.idx(va), list(range(mfn, mfn + (1 << order))), kind="xmalloc")
-    return m
 
 
 def refused(sim: Sim, call, where: str = PAGE_ALLOC) -> None:
@@ -56,7 +41,7 @@ def test_allocations_are_naturally_aligned(xsim, order):
     assert mfn % n == 0 and h.frames_xenheap(mfn, n) == n
     if s.on_vmap:
         # One mapping of consecutive frames, superpages where it can.
-        assert [(r.pages, r.mfn) for r in s.runs(s.idx(va), n)] == [(n, mfn)]
+        assert [(r.pages, r.mfn) for r in s.xh.runs(s.xh.idx(va), n)] == [(n, mfn)]
         assert s.level(va) == (2 if order >= 9 else 1)
         assert s.read(va - PAGE, 1) is None and s.read(va + n * PAGE, 1) is None
     s.xfree_pages(va, order)
@@ -98,17 +83,17 @@ def test_memf_directmap_gives_direct_map_memory(vsim):
 @pytest.mark.parametrize("by", ["vmap", "alias"])
 def test_free_by_the_vmap_address_or_the_alias(vsim, order, by):
     s, h = vsim, vsim.h
-    m = model_of(s)
+    m = boot_model(s)
     n = 1 << order
     start = m.fit(n, n)
     va = s.xalloc(order)
-    assert s.idx(va) == start, "not the first naturally aligned fit"
+    assert s.xh.idx(va) == start, "not the first naturally aligned fit"
     mfn = h.vmap_to_mfn(s.ptr(va))
     m.add(start, list(range(mfn, mfn + n)), kind="xenheap")
-    check(s, m, RAM_PAGES - 1)
+    check(s, Model.of(s.vm), RAM_PAGES - 1, xm=m)
     s.xfree_pages(va if by == "vmap" else s.addr(h.frame_ptr(mfn)), order)
     m.release(start, n)
-    check(s, m, RAM_PAGES - 1)  # bitmap, PTEs, arrays, pages
+    check(s, Model.of(s.vm), RAM_PAGES - 1, xm=m)  # bitmap, PTEs, arrays, pages
     assert h.frames_inuse(mfn, n) == 0 and h.xv_lookup(s.ptr(va)) == INVALID
     assert s.read(va, 1) is None
 
@@ -118,9 +103,9 @@ def test_a_sub_block_is_freed_on_its_own_or_refused(vsim):
     back by itself, exactly that range; no-trim: vmap cannot release part
     of an allocation, so each such free WARNs and changes nothing."""
     s, h = vsim, vsim.h
-    m = model_of(s)
+    m = boot_model(s)
     va = s.xalloc(3)
-    start, mfn = s.idx(va), h.vmap_to_mfn(s.ptr(va))
+    start, mfn = s.xh.idx(va), h.vmap_to_mfn(s.ptr(va))
     m.add(start, list(range(mfn, mfn + 8)), kind="xenheap")
     for first, order in ((4, 2), (2, 1), (1, 0), (0, 0)):
         where = va + first * PAGE
@@ -129,7 +114,7 @@ def test_a_sub_block_is_freed_on_its_own_or_refused(vsim):
             continue
         s.xfree_pages(where, order)
         m.release(start + first, 1 << order)
-        check(s, m, RAM_PAGES - 1)
+        check(s, Model.of(s.vm), RAM_PAGES - 1, xm=m)
         assert h.frames_inuse(mfn + first, 1 << order) == 0
         assert s.read(where, 1) is None
     if "vmap-partial" not in h.traits:
@@ -204,7 +189,7 @@ def test_misuse_warns_and_changes_nothing(vsim, case):
     s, h = vsim, vsim.h
     va = s.xalloc(2)
     other = s.addr(h.vmalloc(PAGE))
-    bad = {"vmalloc": (other, 0), "hole": (s.va(s.window_pages - 8), 0),
+    bad = {"vmalloc": (other, 0), "hole": (s.xh.va(s.xh.vm_end - 8), 0),
            "guard": (va + 4 * PAGE, 0), "order-too-big": (va, 3),
            "unaligned": (va + PAGE, 1), "double-free": (va, 2),
            "double-free-by-part": (va + 2 * PAGE, 1)}[case]
@@ -214,6 +199,90 @@ def test_misuse_warns_and_changes_nothing(vsim, case):
     if not case.startswith("double-free"):
         s.xfree_pages(va, 2)
     h.vfree(s.ptr(other))
+
+
+def test_the_region_is_the_xenheaps_and_twice_the_ram(vsim):
+    """VMAP_XENHEAP is apart from VMAP_DEFAULT: a vmalloc() lands in the
+    one, a xenheap allocation in the other, and only the other is a
+    xenheap address to the conversions.  Sized twice the RAM, capped by
+    the window."""
+    s, h = vsim, vsim.h
+    assert s.xh.t == VMAP_XENHEAP and s.xh.base != s.base()
+    total = h.total_pages()
+    assert s.xh.vm_end == min(2 * total, s.layout("H_VMAP_VIRT_END") // PAGE
+                              - s.xh.base // PAGE)
+    v = s.addr(h.vmalloc(PAGE))
+    x = s.xalloc(0)
+    assert s.vm.contains(v) and not s.xh.contains(v)
+    assert s.xh.contains(x) and not s.vm.contains(x)
+    assert h.xv_lookup(s.ptr(v)) == INVALID and h.xv_lookup(s.ptr(x)) != INVALID
+    h.vfree(s.ptr(v))
+    s.xfree_pages(x, 0)
+
+
+def test_an_xmalloc_object_is_no_vmalloc_allocation(xsim):
+    """xvfree() and _xvrealloc(), in the trees that have them, tell
+    vmalloc()'s memory from xmalloc()'s with vm_size(va, VMAP_DEFAULT).  An
+    object in an xmalloc() pool page, which is the first page of its
+    xenheap allocation, must not look like a vmalloc() allocation, or
+    xvfree() of it would _vfree() the pool page under TLSF.  Where the tree
+    has xvfree(), it frees one object and the page's others stay intact."""
+    s, h = xsim, xsim.h
+    objs = [s.addr(h.xmalloc(64, 0)) for _ in range(4)]
+    assert len({p // PAGE for p in objs}) == 1, "one pool page holds them"
+    for k, p in enumerate(objs):
+        assert s.write(p, 64, 0x30 + k)
+        assert h.vm_size(s.ptr(p), VMAP_DEFAULT) == 0, \
+            f"xmalloc() object {p:#x} looks like a vmalloc() allocation"
+    if hasattr(h.lib, "h_xvfree"):
+        h.xvfree(s.ptr(objs[1]))
+        for k, p in enumerate(objs):
+            if k != 1:
+                assert s.read(p, 64) == bytes([0x30 + k]) * 64, "the pool page went"
+        assert s.records() == []
+    for k, p in enumerate(objs):
+        if k != 1 or not hasattr(h.lib, "h_xvfree"):
+            h.xfree(s.ptr(p))
+
+
+@pytest.mark.needs("xenheap-vmap")
+def test_a_full_region_falls_back_to_the_direct_map(xh):
+    """With VMAP_XENHEAP full, alloc_xenheap_pages() still succeeds, in the
+    direct map: each fallback is counted, the first one logged, and the
+    memory is freed through the direct map.  Once there is room again, the
+    xenheap is back on vmap."""
+    s = Sim(xh, ram_pages=4096, xenheap_vmap=True)
+    try:
+        h = s.h
+        assert s.xh.vm_end == 2 * h.total_pages(), "a small machine has a small region"
+        mfn = s.frames(1)[0]
+        fillers, chunk = [], 1024
+        while chunk:
+            va = s.addr(h.vmap_with(s.mfn_array([mfn] * chunk), 1, chunk, 1,
+                                    h.page_hypervisor(), VMAP_XENHEAP))
+            if va:
+                fillers.append(va)
+            else:
+                chunk //= 2
+        lines = len(h.log())
+        dm = s.layout("H_DIRECTMAP_VIRT_START")
+        got = [s.xalloc(0), s.xalloc(2)]
+        assert all(dm <= va for va in got), "a full region must not fail the xenheap"
+        assert h.xv_fallbacks() == 2
+        assert h.log()[lines:] == \
+            ["<W>Xenheap on vmap: cannot map order 0, using the direct map\n"]
+        assert s.records() == []
+        for va, order in zip(got, (0, 2), strict=True):
+            first = (va - dm) // PAGE
+            s.xfree_pages(va, order)
+            assert h.frames_inuse(first, 1 << order) == 0
+        for va in fillers:
+            h.vunmap(s.ptr(va))
+        assert s.xh.contains(s.xalloc(0)), "with room again, the xenheap is on vmap"
+        assert h.xv_report() == 0 and h.log()[-1].endswith(", 2 fallbacks\n")
+        assert s.records() == []
+    finally:
+        s.close()
 
 
 def test_before_the_arrays_exist_the_xenheap_is_the_direct_map(arrays_sim):

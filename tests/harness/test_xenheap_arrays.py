@@ -47,18 +47,23 @@ def rev_entry(sim: Sim, idx: int) -> int | None:
 
 
 def test_the_layout_is_x86s(vsim):
-    """vmap below the Xen image, the arrays right after it, then the frame
-    table and the direct map, as the series' asm/config.h has them."""
+    """vmap below the Xen image, with the xenheap's region in it, the arrays
+    right after the image, then the frame table and the direct map, as the
+    series' asm/config.h has them."""
     s = vsim
-    order = [s.base(), s.layout("H_XEN_VIRT_START"), s.layout("H_XEN_VIRT_END"),
+    order = [s.layout("H_VMAP_VIRT_START"), s.base(), s.xh.base,
+             s.xh.base + s.xh.vm_end * PAGE, s.layout("H_VMAP_VIRT_END"),
+             s.layout("H_XEN_VIRT_START"), s.layout("H_XEN_VIRT_END"),
              s.layout("H_FWD_START"), s.layout("H_FWD_END"), s.layout("H_REV_START"),
              s.layout("H_REV_END"), s.layout("H_FRAMETABLE_VIRT_START"),
              s.layout("H_DIRECTMAP_VIRT_START")]
     assert order == sorted(order)
     assert s.layout("H_FWD_START") == s.layout("H_XEN_VIRT_END")
     assert s.layout("H_REV_START") == s.layout("H_FWD_END")
-    # 4 bytes of virt->page per vmap page.
-    assert s.layout("H_REV_END") - s.layout("H_REV_START") == s.window_pages * 4
+    assert s.xh.base > s.base(), "the xenheap has a region of its own"
+    # 4 bytes of virt->page per page of the vmap area.
+    area = s.layout("H_VMAP_VIRT_END") - s.layout("H_VMAP_VIRT_START")
+    assert s.layout("H_REV_END") - s.layout("H_REV_START") == area // PAGE * 4
 
 
 def test_init_backs_page_virt_for_the_groups_that_hold_ram(holed):
@@ -68,8 +73,11 @@ def test_init_backs_page_virt_for_the_groups_that_hold_ram(holed):
     group_pages = GROUP * 4 // PAGE
     mapped = {r.offset + i for r in s.array_runs() for i in range(r.pages)}
     fwd = {g * group_pages + i for g in (0, 1, 3) for i in range(group_pages)}
-    assert mapped - fwd == {(s.layout("H_REV_START") - s.layout("H_FWD_START")) // PAGE}, \
-        "beyond page->virt, only the first page of virt->page (for xmalloc's pool)"
+    # The page of virt->page for the start of the xenheap's region.
+    rev_page = (s.xh.base - s.layout("H_VMAP_VIRT_START")) // PAGE // (PAGE // 4)
+    assert mapped - fwd == {(s.layout("H_REV_START") - s.layout("H_FWD_START")) // PAGE
+                            + rev_page}, \
+        "beyond page->virt, only the first page of the region's virt->page (xmalloc's pool)"
     assert fwd <= mapped
     # The hole has neither page->virt nor, as in Xen, frame table entries.
     assert fwd_entry(s, 2 * GROUP) is None and fwd_entry(s, 3 * GROUP) == 0
@@ -158,10 +166,11 @@ def test_lookup_rejects_stale_and_index_zero(vsim):
     # Index 0 is the vmap bitmap's first page, and means "none" in page->virt.
     assert h.xv_track(s.ptr(s.base()), pdx, 1) == -ERANGE
     assert h.xv_lookup(s.ptr(s.base())) == INVALID
-    # Outside the vmap region.
+    # Outside the vmap area.
+    end = s.layout("H_VMAP_VIRT_END")
     assert h.xv_lookup(s.ptr(s.base() - PAGE)) == INVALID
-    assert h.xv_lookup(s.ptr(s.base() + s.window_pages * PAGE)) == INVALID
-    assert h.xv_track(s.ptr(s.va(s.window_pages - 1)), pdx, 2) == -ERANGE
+    assert h.xv_lookup(s.ptr(end)) == INVALID
+    assert h.xv_track(s.ptr(end - PAGE), pdx, 2) == -ERANGE
     assert h.xv_track(s.ptr(a), pdx, 0) == -ERANGE
 
 
@@ -182,7 +191,8 @@ def test_report_counts_what_is_tracked(vsim):
     assert h.xv_report() == 0
     pages = len(before) + 9
     runs = len({i - k for k, (_p, i, _r) in enumerate(sorted(s.tracked(), key=lambda t: t[1]))})
-    assert h.log()[-1] == f"<I>Xenheap on vmap: {pages} pages in {runs} allocations\n"
+    assert h.log()[-1] == \
+        f"<I>Xenheap on vmap: {pages} pages in {runs} allocations, 0 fallbacks\n"
     s.xfree_pages(a, 0)
     s.xfree_pages(b, 3)
 
@@ -242,28 +252,30 @@ def trapped_in(s: Sim, call, where: str, text: str) -> None:
     s.records()
 
 
-@pytest.mark.parametrize("what", ["vmalloc", "hole", "freed"])
+@pytest.mark.parametrize("what", ["hole", "freed"])
 @pytest.mark.parametrize("conv", ["virt_to_page", "virt_to_maddr", "virt_to_pdx"])
-def test_a_vmap_address_that_is_no_xenheap_page_fails_the_assert(vsim, what, conv):
+def test_a_region_address_that_is_no_xenheap_page_fails_the_assert(vsim, what, conv):
+    """In the xenheap's region, an address that maps no xenheap page."""
     s, h = vsim, vsim.h
-    if what == "vmalloc":
-        va = s.addr(h.vmalloc(PAGE))
-    elif what == "hole":
-        va = s.va(s.window_pages // 2)
+    if what == "hole":
+        va = s.xh.va(s.xh.vm_end // 2)
     else:
         va = s.xalloc(0)
         s.xfree_pages(va, 0)
     trapped_in(s, lambda: getattr(h, conv)(s.ptr(va)), "xen/arch/x86/xenheap-vmap.c",
                "ASSERT(pdx != XENHEAP_VMAP_NO_PDX)")
-    if what == "vmalloc":
-        h.vfree(s.ptr(va))
 
 
-def test_an_address_below_the_xen_image_fails_mm_hs_assert(vsim):
-    """VMAP_XEN's region is below XEN_VIRT_START too, but not the xenheap's."""
+@pytest.mark.parametrize("region", ["VMAP_DEFAULT", "VMAP_XEN"])
+def test_another_regions_address_fails_mm_hs_assert(vsim, region):
+    """The other regions are below XEN_VIRT_START too: their addresses are
+    no xenheap pages, as without the series."""
     s, h = vsim, vsim.h
-    h.vm_init(1)
-    va = s.addr(h.vmalloc_xen(PAGE))
+    if region == "VMAP_XEN":
+        h.vm_init(1)
+        va = s.addr(h.vmalloc_xen(PAGE))
+    else:
+        va = s.addr(h.vmalloc(PAGE))
     mm_h = "xen/arch/x86/include/asm/mm.h"
     trapped_in(s, lambda: h.virt_to_page(s.ptr(va)), mm_h, "ASSERT(va >= XEN_VIRT_START)")
     h.vfree(s.ptr(va))

@@ -1,6 +1,1 @@
-
-if ( xenheap_vmap(pg, order, memflags) )
-{
-    free_domheap_pages(pg, order);
-    return NULL;
-}
+xenheap_vmap(pg, order, memflags);

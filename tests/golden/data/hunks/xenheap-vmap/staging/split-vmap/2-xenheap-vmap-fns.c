@@ -1,32 +1,32 @@
 #ifdef CONFIG_XENHEAP_VMAP
 /*
- * Map a new xenheap allocation in the vmap area, unless the caller needs
+ * Map a new xenheap allocation in VMAP_XENHEAP, unless the caller needs
  * it in the direct map.  The address is aligned to the allocation's size,
  * as its MFN is: stacks and xmalloc()'s trimming rely on natural alignment,
  * and an aligned part of the vmap range then maps an aligned part of the
  * MFN range, which free_xenheap_pages() may be given back separately.
+ * Without room there, or memory to track it, the allocation stays in the
+ * direct map, counted.
  */
-static int xenheap_vmap(const struct page_info *pg, unsigned int order,
-                        unsigned int memflags)
+static void xenheap_vmap(const struct page_info *pg, unsigned int order,
+                         unsigned int memflags)
 {
     mfn_t mfn = page_to_mfn(pg);
     void *va;
 
     if ( !xenheap_vmap_active || (memflags & MEMF_directmap) )
-        return 0;
+        return;
 
     va = __vmap(&mfn, 1U << order, 1, 1U << order, PAGE_HYPERVISOR,
-                VMAP_DEFAULT);
-    if ( !va )
-        return -ENOMEM;
-
-    if ( xenheap_vmap_track(va, page_to_pdx(pg), 1U << order) )
+                VMAP_XENHEAP);
+    if ( va && xenheap_vmap_track(va, page_to_pdx(pg), 1U << order) )
     {
         vunmap(va);
-        return -ENOMEM;
+        va = NULL;
     }
-
-    return 0;
+    /* The pages are in the direct map all the same: serve them from there. */
+    if ( !va )
+        xenheap_vmap_fallback(order);
 }
 
 /*
@@ -44,8 +44,14 @@ static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
 
     if ( !xenheap_vmap_va((unsigned long)va) )
     {
-        struct page_info *pg = virt_to_page(v);
+        struct page_info *pg;
 
+        /* No other vmap region holds xenheap pages. */
+        if ( (unsigned long)va - VMAP_VIRT_START <
+             VMAP_VIRT_END - VMAP_VIRT_START )
+            goto bad;
+
+        pg = virt_to_page(v);
         va = page_to_virt(pg);
         if ( !xenheap_vmap_va((unsigned long)va) )
             return pg;
@@ -85,10 +91,9 @@ static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
     return NULL;
 }
 #else /* !CONFIG_XENHEAP_VMAP */
-static int xenheap_vmap(const struct page_info *pg, unsigned int order,
-                        unsigned int memflags)
+static void xenheap_vmap(const struct page_info *pg, unsigned int order,
+                         unsigned int memflags)
 {
-    return 0;
 }
 
 static struct page_info *xenheap_vunmap(const void *v, unsigned int order)

@@ -24,6 +24,9 @@ static bool __initdata opt_xenheap_vmap = true;
 boolean_param("xenheap-vmap", opt_xenheap_vmap);
 
 bool __ro_after_init xenheap_vmap_active;
+unsigned long __ro_after_init xenheap_vmap_bytes;
+/* Allocations left in the direct map for want of room in VMAP_XENHEAP. */
+static unsigned long fallbacks;
 
 /* Serialises the backing of both arrays. */
 static DEFINE_SPINLOCK(xenheap_vmap_lock);
@@ -133,13 +136,26 @@ void __init xenheap_vmap_init(void)
         }
     }
 
+    /*
+     * Twice what the xenheap can hold: allocations of 2^k pages aligned to
+     * 2^k, each after a guard page, pack one per 2^(k+1) pages.  What does
+     * not fit stays in the direct map.  vm_alloc() grows the bitmap as the
+     * region fills: up front, the region costs one bitmap page and the
+     * page tables for the rest of the bitmap's range.
+     */
+    xenheap_vmap_bytes = min_t(unsigned long,
+                               XENHEAP_VMAP_VIRT_END - XENHEAP_VMAP_VIRT_START,
+                               total_pages << (PAGE_SHIFT + 1));
+    vm_init_type(VMAP_XENHEAP, (void *)XENHEAP_VMAP_VIRT_START,
+                 (void *)(XENHEAP_VMAP_VIRT_START + xenheap_vmap_bytes));
     xenheap_vmap_active = true;
 
     groups = bitmap_weight(fwd_backed, FWD_GROUPS);
     printk(XENLOG_INFO
            "Xenheap on vmap: VA %p-%p, page->virt %lukB for %u PDX groups, "
            "virt->page on demand (up to %lukB)\n",
-           (void *)VMAP_VIRT_START, arch_vmap_virt_end(),
+           (void *)XENHEAP_VMAP_VIRT_START,
+           (void *)(XENHEAP_VMAP_VIRT_START + xenheap_vmap_bytes),
            groups * (FWD_GROUP_BYTES >> 10), groups,
            (unsigned long)(REV_NR * sizeof(*xenheap_vmap_rev)) >> 10);
 }
@@ -258,6 +274,20 @@ unsigned long xenheap_vmap_virt_to_maddr(unsigned long va)
            PAGE_OFFSET(va);
 }
 
+void xenheap_vmap_fallback(unsigned int order)
+{
+    bool first;
+
+    spin_lock(&xenheap_vmap_lock);
+    first = !fallbacks++;
+    spin_unlock(&xenheap_vmap_lock);
+
+    if ( first )
+        printk(XENLOG_WARNING
+               "Xenheap on vmap: cannot map order %u, using the direct map\n",
+               order);
+}
+
 /* Show that the xenheap is really on vmap by the time dom0 is built. */
 static int __init cf_check xenheap_vmap_report(void)
 {
@@ -281,8 +311,9 @@ static int __init cf_check xenheap_vmap_report(void)
         }
     }
 
-    printk(XENLOG_INFO "Xenheap on vmap: %lu pages in %lu allocations\n",
-           pages, runs);
+    printk(XENLOG_INFO
+           "Xenheap on vmap: %lu pages in %lu allocations, %lu fallbacks\n",
+           pages, runs, fallbacks);
 
     return 0;
 }

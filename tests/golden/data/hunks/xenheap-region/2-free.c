@@ -1,0 +1,6 @@
+
+if ( !bit )
+{
+    type = VMAP_XENHEAP;
+    bit = vm_index(va, type);
+}

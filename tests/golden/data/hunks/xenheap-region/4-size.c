@@ -1,0 +1,2 @@
+if ( !pages )
+    pages = vm_size(va, VMAP_XENHEAP);

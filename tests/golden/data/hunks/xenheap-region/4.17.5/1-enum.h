@@ -1,0 +1,1 @@
+    VMAP_XENHEAP,
