@@ -65,7 +65,10 @@ static unsigned long back_range(unsigned long s, unsigned long e)
     return s;
 }
 
-/* Back page->virt for the PDX groups [sg, eg).  Called with the lock held. */
+/*
+ * Back page->virt for the PDX groups [sg, eg).  Called with the lock held,
+ * or at boot before other CPUs are up.
+ */
 static int fwd_back(unsigned long sg, unsigned long eg)
 {
     while ( (sg = find_next_zero_bit(fwd_backed, eg, sg)) < eg )

@@ -73,7 +73,10 @@ static unsigned long back_range(unsigned long s, unsigned long e)
     return s;
 }
 
-/* Back page->virt for the PDX groups [sg, eg).  Called with the lock held. */
+/*
+ * Back page->virt for the PDX groups [sg, eg).  Called with the lock held,
+ * or at boot before other CPUs are up.
+ */
 static int fwd_back(unsigned long sg, unsigned long eg)
 {
     while ( (sg = find_next_zero_bit(fwd_backed, eg, sg)) < eg )
@@ -137,11 +140,13 @@ void __init xenheap_vmap_init(void)
     }
 
     /*
-     * Twice what the xenheap can hold: allocations of 2^k pages aligned to
-     * 2^k, each after a guard page, pack one per 2^(k+1) pages.  What does
-     * not fit stays in the direct map.  vm_alloc() grows the bitmap as the
-     * region fills: up front, the region costs one bitmap page and the
-     * page tables for the rest of the bitmap's range.
+     * Twice the RAM at boot: allocations of 2^k pages aligned to 2^k,
+     * each after a guard page, pack one per 2^(k+1) pages, though holes
+     * can still leave no aligned room, and memory hot-added later is not
+     * counted.  What does not fit stays in the direct map.  vm_alloc()
+     * grows the bitmap as the region fills: up front, the region costs
+     * one bitmap page and the page tables for the rest of the bitmap's
+     * range.
      */
     xenheap_vmap_bytes = min_t(unsigned long,
                                XENHEAP_VMAP_VIRT_END - XENHEAP_VMAP_VIRT_START,
