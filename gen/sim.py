@@ -253,8 +253,7 @@ class Sim:
 
     def snapshot(self) -> Snapshot:
         h = self.h
-        apart = self.xh.t != VMAP_DEFAULT and self.xh.vm_end
-        return Snapshot(*self.vm.state(), self.xh.state() if apart else (),
+        return Snapshot(*self.vm.state(), self.xh.state() if self.xh_apart else (),
                         h.ram_free_pages(), h.counter(h.lib.H_PT_PAGES),
                         h.ram_xenheap_pages(), h.counter(h.lib.H_TLB_FLUSHES),
                         tuple(self.tracked()), tuple(self.array_runs()))
@@ -306,6 +305,11 @@ class Sim:
 
     def array_pages(self) -> int:
         return sum(r.pages for r in self.array_runs())
+
+    @property
+    def xh_apart(self) -> bool:
+        """Whether the xenheap has a region of its own, set up."""
+        return self.xh.t != VMAP_DEFAULT and self.xh.vm_end > 0
 
     def on_window(self, va: int) -> bool:
         """Whether va is in a vmap region: VMAP_DEFAULT or the xenheap's."""

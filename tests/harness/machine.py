@@ -124,8 +124,7 @@ def machine_for(h: Harness) -> type[RuleBasedStateMachine]:
             s = self.sim
             self.total = RAM_PAGES - 1  # frame 0 is never RAM
             self.model = Model.of(s.vm)
-            # The xenheap's region, if it has one apart.
-            self.apart = s.xh.t != s.vm.t
+            self.apart = s.xh_apart
             self.xmodel = Model.of(s.xh) if self.apart else self.model
             self.direct: set[int] = set()  # xenheap frames in the direct map
             self.xallocs: dict[int, XAlloc] = {}

@@ -204,7 +204,7 @@ def check(sim: Sim, m: Model, ram_total: int, direct: int | None = None,
     booting)."""
     if direct is None:
         direct = sim.boot_direct_pages()
-    apart = sim.xh.t != sim.vm.t and sim.xh.vm_end > 0
+    apart = sim.xh_apart
     if not apart:
         assert xm is None or xm is m, "the xenheap has no region apart"
         xm = m
