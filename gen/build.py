@@ -3,10 +3,18 @@
 Each build configuration has its own output directory (make O=...), so one
 source checkout serves several configurations and each stays incremental
 as the checkout moves from patch to patch.
+
+A build that succeeded is kept by what decides its result: the source
+tree's git id, the configuration, this module and the toolchain.  The same
+tree built again (the control and the shared patches of the other variant,
+or any patch in a later run) reuses the kept binary and log.  Make still
+sees every change: the next real build compares sources against objects
+by mtime, and a checkout gives every file it changes a new mtime.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -46,6 +54,7 @@ class BuildResult:
     log: Path
     binary: Path | None
     errors: tuple[str, ...] = ()
+    reused: bool = False  # the kept result of an identical earlier build
 
 
 def set_options(config: Path, options: dict[str, str]) -> None:
@@ -78,8 +87,8 @@ class Builder:
     """One build configuration of one source checkout."""
 
     def __init__(self, src: Path, out: Path, config: BuildConfig, cache: Path | None,
-                 jobs: int | None = None) -> None:
-        self.src, self.out, self.config = src, out, config
+                 jobs: int | None = None, kept: Path | None = None) -> None:
+        self.src, self.out, self.config, self.kept = src, out, config, kept
         self.jobs = jobs or os.cpu_count() or 1
         self.env = dict(os.environ, LC_ALL="C")
         self.cc = "gcc"
@@ -97,9 +106,29 @@ class Builder:
         return subprocess.run(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                               check=False).returncode
 
-    def build(self, log_path: Path, label: str) -> BuildResult:
+    def _key(self, tree: str) -> str:
+        h = hashlib.sha256(f"{tree}\0{self.config.name}\0{sorted(self.config.options.items())}"
+                           .encode())
+        h.update(Path(__file__).read_bytes())
+        for tool in (["gcc", "--version"], ["ld", "--version"], ["make", "--version"]):
+            h.update(subprocess.run(tool, capture_output=True, text=True, check=False)
+                     .stdout.encode())
+        return h.hexdigest()[:24]
+
+    def build(self, log_path: Path, label: str, tree: str | None = None) -> BuildResult:
+        """Build the checkout.  `tree`, the git id of its source tree, lets
+        an identical earlier build's result stand in for this one."""
         start = time.monotonic()
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        kept = self.kept / self._key(tree) if self.kept and tree else None
+        if kept and (kept / "xen").is_file():
+            os.utime(kept)  # recently used: see prune()
+            log_path.write_text(f"gen: reused the build of source tree {tree} "
+                                f"({self.config.name}) kept in {kept}\n"
+                                + (kept / "build.log").read_text(errors="replace"))
+            progress.say(f"{label}: reused (same source tree built before)")
+            return BuildResult(True, time.monotonic() - start, log_path, kept / "xen",
+                               reused=True)
         self.out.mkdir(parents=True, exist_ok=True)
         with progress.running(label), log_path.open("w") as log:
             rc = 0
@@ -118,6 +147,15 @@ class Builder:
         text = log_path.read_text(errors="replace")
         binary = self.out / "xen"
         ok = rc == 0 and binary.is_file()
+        if ok and kept:
+            tmp = kept.with_name(kept.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            shutil.copy2(binary, tmp / "xen")
+            shutil.copyfile(log_path, tmp / "build.log")
+            shutil.rmtree(kept, ignore_errors=True)
+            tmp.rename(kept)
+            binary = kept / "xen"
         return BuildResult(ok, time.monotonic() - start, log_path, binary if ok else None,
                            () if ok else compiler_errors(text))
 
@@ -135,3 +173,13 @@ class Builder:
             if want not in text.splitlines():
                 missing.append(name)
         return missing
+
+
+def prune(kept: Path, days: int = 14) -> None:
+    """Forget kept builds not used for `days`."""
+    if not kept.is_dir():
+        return
+    limit = time.time() - days * 86400
+    for entry in kept.iterdir():
+        if entry.stat().st_mtime < limit:
+            shutil.rmtree(entry, ignore_errors=True)

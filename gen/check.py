@@ -208,13 +208,16 @@ class Ladder:
     def build(self) -> None:
         src = Path(self.repo.working_tree_dir or "")
         options = {o: "y" for o in self.variant.kconfig}
+        kept = self.cache / "check" / "builds"
+        build.prune(kept)
         self.builders = {
             name: build.Builder(src, self.work / f"build-{name}",
                                 build.BuildConfig(name, {**BUILD_OPTIONS[name], **options}),
-                                self.cache / "ccache", self.matrix.jobs)
+                                self.cache / "ccache", self.matrix.jobs, kept)
             for name in self.matrix.builds}
         step = self.steps["build"]
         self.control_binaries: dict[str, Path] = {}
+        self.series_binaries: dict[str, Path] = {}
         points = [("control", self.tree.baseline, "the unpatched baseline")]
         points += [(f"{k}/{len(self.commits)}", c, s)
                    for k, (c, s) in enumerate(zip(self.commits, self.subjects, strict=True),
@@ -229,10 +232,12 @@ class Ladder:
                 if name != bisect and not ends:
                     continue
                 log = self.logs / "build" / f"{label.replace('/', 'of')}-{name}.log"
-                res = builder.build(log, f"build {label} ({name})")
-                self.report.builds.append({"point": label, "commit": commit, "config": name,
-                                           "ok": res.ok, "seconds": round(res.seconds, 1),
-                                           "log": str(res.log)})
+                tree = self.repo.commit(commit).tree.hexsha
+                res = builder.build(log, f"build {label} ({name})", tree)
+                self.report.builds.append({"point": label, "commit": commit, "tree": tree,
+                                           "config": name, "ok": res.ok,
+                                           "seconds": round(res.seconds, 1),
+                                           "reused": res.reused, "log": str(res.log)})
                 if not res.ok:
                     who = "the unpatched baseline (control): the environment, not the " \
                           "series, is at fault" if label == "control" else \
@@ -240,16 +245,21 @@ class Ladder:
                     step.detail = f"{who} fails to build ({name}); log: {res.log}"
                     step.quote = list(res.errors)
                     raise Failed
-                if label == "control":
-                    self.control_binaries[name] = self._keep(res.binary, f"xen-control-{name}")
-        self.series_binaries = {n: b.out / "xen" for n, b in self.builders.items()}
+                if ends:  # the binaries that boot
+                    kept = self.control_binaries if label == "control" else \
+                        self.series_binaries
+                    kept[name] = self._keep(res.binary, f"xen-{label.replace('/', 'of')}-{name}")
         others = [b for b in self.matrix.builds if b != bisect]
+        reused = sum(b["reused"] for b in self.report.builds)
+        reuse = (f"; {reused} of {len(self.report.builds)} reused from identical source "
+                 f"trees built before" if reused else "")
         if not self.matrix.bisect:
             step.detail = (f"control and the last of {len(self.commits)} patches in "
-                           f"{', '.join(self.matrix.builds)} (--no-bisect)")
+                           f"{', '.join(self.matrix.builds)} (--no-bisect)" + reuse)
             return
         step.detail = (f"control and {len(self.commits)} patches in {bisect}"
-                       + (f"; control and last patch in {', '.join(others)}" if others else ""))
+                       + (f"; control and last patch in {', '.join(others)}" if others else "")
+                       + reuse)
 
     def _keep(self, binary: Path | None, name: str) -> Path:
         assert binary is not None

@@ -51,6 +51,11 @@ def test_check_passes_with_the_default_matrix(checked):
     assert debug_points == ["control"] + [f"{k}/{patches}" for k in range(1, patches + 1)]
     release_points = [b["point"] for b in report["builds"] if b["config"] == "release"]
     assert release_points == ["control", f"{patches}/{patches}"]
+    # A build is reused only from a kept build of the same source tree.
+    for b in report["builds"]:
+        reused = Path(b["log"]).read_text().startswith(
+            f"gen: reused the build of source tree {b['tree']} ({b['config']})")
+        assert reused == b["reused"], b
     names = {b["name"] for b in report["boots"]}
     for who in ("control", "series"):
         for cfg in ("debug", "release"):
