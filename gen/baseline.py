@@ -45,6 +45,8 @@ FEATURES = (
             "x86's virt_to_page() is a macro over __virt_to_page()"),
     Feature("percpu_common", "xen/common/percpu.c", r"alloc_xenheap_pages\(PERCPU_ORDER",
             "the per-CPU areas are allocated in common code, not x86's"),
+    Feature("kconfig_has_vmap", "xen/common/Kconfig", r"^config HAS_VMAP$",
+            "common Kconfig has HAS_VMAP"),
     Feature("ro_after_init", "xen/include/xen/cache.h", r"__ro_after_init",
             "__ro_after_init is in xen/cache.h"),
     Feature("ro_after_init_sections", "xen/include/xen/sections.h", r"__ro_after_init",

@@ -34,7 +34,8 @@ MM_H = "xen/arch/x86/include/asm/mm.h"
 PAGE_H = "xen/arch/x86/include/asm/x86_64/page.h"
 XV_C = "xen/arch/x86/xenheap-vmap.c"
 XV_H = "xen/arch/x86/include/asm/xenheap-vmap.h"
-KCONFIG = "xen/arch/x86/Kconfig"
+XH_H = "xen/include/xen/xenheap-vmap.h"
+KCONFIG = "xen/common/Kconfig"
 XMALLOC_C = "xen/common/xmalloc_tlsf.c"
 
 VMAP_C = "xen/common/vmap.c"
@@ -75,7 +76,15 @@ XENHEAP_TRACK = Patch(
     message="msg/xenheap-track.txt.j2",
     kconfig=("UNSUPPORTED", "XENHEAP_VMAP"),
     edits=(
-        TextAfter(path=KCONFIG, template=C + "kconfig.j2", match=r"^config BIGMEM$"),
+        # Common code sees a common option and header; x86 selects it.
+        TextAfter(path=KCONFIG, template=C + "kconfig-has.j2", when="kconfig_has_vmap",
+                  match=r"^config HAS_VMAP$"),
+        TextAfter(path=KCONFIG, template=C + "kconfig-has.j2", when="!kconfig_has_vmap",
+                  match=r"^config HAS_UBSAN$"),
+        TextAfter(path=KCONFIG, template=C + "kconfig.j2", match=r"^config NUMA$"),
+        Lines(path="xen/arch/x86/Kconfig", template=C + "kconfig-select.j2",
+              match=r"^\tselect HAS_VPCI if HVM$"),
+        NewFile(path=XH_H, template=C + "xenheap-vmap-api.h.j2"),
         Lines(path="xen/arch/x86/Makefile", template=C + "makefile.j2",
               match=r"^obj-y \+= xstate\.o$", where="before"),
         Lines(path="xen/arch/x86/include/asm/config.h", template=C + "layout.j2",
@@ -120,6 +129,7 @@ XENHEAP_CONV = Patch(
     subject="x86/mm: make the virt/page conversions vmap-aware",
     message="msg/xenheap-conv.txt.j2",
     edits=(
+        NewFile(path=XH_H, template=C + "xenheap-vmap-api.h.j2", grows=True),
         NewFile(path=XV_H, template=C + "xenheap-vmap.h.j2", grows=True),
         NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2", grows=True),
         *_conversions("__", "x86_underscore_conversions"),
@@ -217,6 +227,7 @@ XMALLOC_NO_TRIM = Patch(
     subject="xmalloc: keep whole blocks of the xenheap that are on vmap",
     message="msg/xmalloc-no-trim.txt.j2",
     edits=(
+        Include(path=XMALLOC_C, header="xen/xenheap-vmap.h"),
         Hook(path=XMALLOC_C, template=C + "no-trim.c.j2",
              function="xmalloc_whole_pages", where="before",
              match=r"^\s+for \( p = res \+ PAGE_ALIGN\(size\), i = 0; i < order; \+\+i \)$"),
@@ -229,6 +240,7 @@ XENHEAP_VMAP = Patch(
     message="msg/xenheap-vmap.txt.j2",
     edits=(
         Include(path=PAGE_ALLOC, header="xen/vmap.h"),
+        Include(path=PAGE_ALLOC, header="xen/xenheap-vmap.h"),
         InsertBefore(path=PAGE_ALLOC, template=C + "xenheap-vmap-fns.c.j2",
                      anchor=fn("alloc_xenheap_pages", XENHEAP_COND)),
         Hook(path=PAGE_ALLOC, template=C + "alloc-domheap.c.j2", function="alloc_xenheap_pages",
@@ -243,10 +255,11 @@ XENHEAP_VMAP = Patch(
         Hook(path="xen/arch/x86/setup.c", template=C + "setup-init.c.j2",
              function="__start_xen", match=r"^\s+bsp_stack = cpu_alloc_stack\(0\);",
              where="before"),
+        NewFile(path=XH_H, template=C + "xenheap-vmap-api.h.j2", grows=True),
         NewFile(path=XV_H, template=C + "xenheap-vmap.h.j2", grows=True),
         NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2", grows=True),
         Lines(path=KCONFIG, template=C + "kconfig-cmdline.j2",
-              match=r"^\t  per xenheap page mapped, and one vmap guard page per allocation\.$"),
+              match=r"^\t  xenheap page mapped, and one vmap guard page per allocation\.$"),
         Lines(path="docs/misc/xen-command-line.pandoc", template=C + "doc.j2",
               match=r"^### xenheap_megabytes ", where="before"),
         ChangelogEntry(path="CHANGELOG.md", template=C + "changelog.j2"),
@@ -277,6 +290,7 @@ XENHEAP_REGION = Patch(
         Hook(path="xen/arch/x86/mm.c", template=R + "virt-end.c.j2",
              function="arch_vmap_virt_end", where="before",
              match=r"^\s+return fix_to_virt\(__end_of_fixed_addresses\);$"),
+        NewFile(path=XH_H, template=C + "xenheap-vmap-api.h.j2", grows=True),
         NewFile(path=XV_H, template=C + "xenheap-vmap.h.j2", grows=True),
         NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2", grows=True),
     ),

@@ -15,7 +15,8 @@ file is compiled whole, page_alloc.c's xenheap_vmap()/xenheap_vunmap()
 are taken out with the xenheap functions,
 and the tree's own x86 conversions (virt_to_page(), page_to_virt(),
 virt_to_maddr(), virt_to_pdx(), pdx_to_virt()), the layout macros of its
-arrays and its asm/xenheap-vmap.h replace the shim's conversions: they
+arrays and its asm/xenheap-vmap.h (with the xen/xenheap-vmap.h it
+includes) replace the shim's conversions: they
 are taken out of its asm headers into a generated header, tree/conv.h.
 Every build takes the MEMF_* flags from the tree's xen/mm.h (tree/memf.h).
 
@@ -30,8 +31,8 @@ module, runtime.py calls into it and reads what the code recorded.
 """
 
 from gen.harness.compile import build, cdef, module_path
-from gen.harness.extract import XENHEAP_VMAP_COND, XV_C, XV_H
+from gen.harness.extract import XENHEAP_VMAP_COND, XH_H, XV_C, XV_H
 from gen.harness.runtime import Harness, Record, XenTrap, sanitizer_env, sanitizing
 
-__all__ = ["XENHEAP_VMAP_COND", "XV_C", "XV_H", "Harness", "Record", "XenTrap", "build",
+__all__ = ["XENHEAP_VMAP_COND", "XH_H", "XV_C", "XV_H", "Harness", "Record", "XenTrap", "build",
            "cdef", "module_path", "sanitizer_env", "sanitizing"]

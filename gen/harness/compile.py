@@ -62,7 +62,7 @@ class Spec:
                 f'-DXEN_VMAP_C="{common / "vmap.c"}"',
                 f'-DXEN_XMALLOC_C="{common / "xmalloc_tlsf.c"}"',
                 f'-DXEN_XENHEAP_VMAP_C="{self.root / XV_C}"',
-                f'-DXEN_XENHEAP_VMAP_H="{self.root / XV_H}"',
+                f'-DXEN_ASM_XENHEAP_VMAP_H="{self.root / XV_H}"',
                 *(f"-D{d}" for d in self.defines),
                 # Records name files relative to the tree and to this
                 # repository, so a module does not depend on where they are.

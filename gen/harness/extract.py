@@ -22,6 +22,7 @@ XENHEAP_VMAP_COND = "CONFIG_XENHEAP_VMAP"
 # The xenheap series' files and the x86 headers its conversions live in.
 XV_C = "xen/arch/x86/xenheap-vmap.c"
 XV_H = "xen/arch/x86/include/asm/xenheap-vmap.h"
+XH_H = "xen/include/xen/xenheap-vmap.h"  # what common code sees of it
 ASM = "xen/arch/x86/include/asm/"
 MM_H = "xen/include/xen/mm.h"
 
@@ -39,8 +40,8 @@ TRAITS = {
     "vmap-partial": ("xen/include/xen/vmap.h", "vunmap_partial", ("H_HAVE_VUNMAP_PARTIAL",)),
     "xmalloc-spare": ("xen/common/xmalloc_tlsf.c", "xmalloc_spare", ("H_HAVE_XMALLOC_SPARE",)),
     "xenheap-track": (XV_C, None, ("H_HAVE_XENHEAP_VMAP", "CONFIG_XENHEAP_VMAP")),
-    "xenheap-region": (XV_H, "xenheap_vmap_bytes", ("H_HAVE_VMAP_XENHEAP",)),
-    "xenheap-vmap": (XV_H, "xenheap_vmap_fallback", ("H_HAVE_XENHEAP_FALLBACK",)),
+    "xenheap-region": (XH_H, "xenheap_vmap_bytes", ("H_HAVE_VMAP_XENHEAP",)),
+    "xenheap-vmap": (XH_H, "xenheap_vmap_fallback", ("H_HAVE_XENHEAP_FALLBACK",)),
 }
 
 
@@ -136,7 +137,7 @@ def conv_header(root: Path) -> str:
         if text is not None:
             parts.append(text)
         if i == 3:  # after the layout macros its inline functions use
-            parts.append("#include XEN_XENHEAP_VMAP_H\n")
+            parts.append("#include XEN_ASM_XENHEAP_VMAP_H\n")
     return "".join(parts)
 
 

@@ -33,12 +33,12 @@ FEATURE_SETS = {
                "vmap_ifdef": True, "vmap_h_documented": False, "vmap_boot_pages": False,
                "x86_underscore_conversions": True, "ro_after_init": True,
                "ro_after_init_sections": False, "percpu_common": False,
-               "xv_by_vm_size": False},
+               "xv_by_vm_size": False, "kconfig_has_vmap": False},
     "staging": {"vmap_pte_attr": True, "vmap_size": True, "vmap_contig": True,
                 "vmap_ifdef": False, "vmap_h_documented": True, "vmap_boot_pages": True,
                 "x86_underscore_conversions": False, "ro_after_init": False,
                 "ro_after_init_sections": True, "percpu_common": True,
-                "xv_by_vm_size": True},
+                "xv_by_vm_size": True, "kconfig_has_vmap": True},
 }
 
 

@@ -86,7 +86,7 @@ MUTANTS = {
                                   (("return idx ? (void *)", "return 0 ? (void *)"),),
                                   "conversions"),
     # ... and virt_to_page() takes a vmap address for the Xen image's.
-    "vmap-va-unknown": Mutant("xmalloc-no-trim", harness.XV_H, "xenheap_vmap_va",
+    "vmap-va-unknown": Mutant("xmalloc-no-trim", harness.XH_H, "xenheap_vmap_va",
                               "CONFIG_XENHEAP_VMAP",
                               (("return va -", "return false && va -"),),
                               "conversions"),

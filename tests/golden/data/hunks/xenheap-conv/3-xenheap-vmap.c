@@ -1,32 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Tracking of xenheap pages mapped in the vmap area: the page->virt and
- * virt->page arrays described in asm/xenheap-vmap.h.
+ * virt->page arrays described in asm/xenheap-vmap.h, behind the interface
+ * of xen/xenheap-vmap.h.
  */
 
 #include <xen/bitmap.h>
 #include <xen/init.h>
 #include <xen/lib.h>
 #include <xen/mm.h>
-#include <xen/param.h>
 #include <xen/pdx.h>
 #include <xen/spinlock.h>
-#include <xen/vmap.h>
+#include <xen/xenheap-vmap.h>
 
 /* Entries of virt->page: one per page of the vmap area. */
 #define REV_NR          ((VMAP_VIRT_END - VMAP_VIRT_START) >> PAGE_SHIFT)
 #define REV_PER_PAGE    (PAGE_SIZE / sizeof(*xenheap_vmap_rev))
 /* Bytes of page->virt per PDX group; groups are backed as a whole. */
 #define FWD_GROUP_BYTES (PDX_GROUP_COUNT * sizeof(*xenheap_vmap_fwd))
-#define FWD_GROUPS      (FRAMETABLE_NR / PDX_GROUP_COUNT)
-
-static bool __initdata opt_xenheap_vmap = true;
-boolean_param("xenheap-vmap", opt_xenheap_vmap);
+#define FWD_GROUPS      DIV_ROUND_UP(XENHEAP_VMAP_FWD_NR, PDX_GROUP_COUNT)
 
 bool __ro_after_init xenheap_vmap_active;
-unsigned long __ro_after_init xenheap_vmap_bytes;
-/* Allocations left in the direct map for want of room in VMAP_XENHEAP. */
-static unsigned long fallbacks;
 
 /* Serialises the backing of both arrays. */
 static DEFINE_SPINLOCK(xenheap_vmap_lock);
@@ -99,9 +93,9 @@ static int fwd_back(unsigned long sg, unsigned long eg)
 
 void __init xenheap_vmap_init(void)
 {
-    unsigned long max_idx = DIV_ROUND_UP(max_pdx, PDX_GROUP_COUNT);
+    unsigned long max_idx = DIV_ROUND_UP(min(max_pdx, XENHEAP_VMAP_FWD_NR),
+                                         PDX_GROUP_COUNT);
     unsigned long sidx, eidx;
-    unsigned int groups;
 
     /* page->virt is kept apart so that struct page_info keeps its size. */
     BUILD_BUG_ON(sizeof(struct page_info) !=
@@ -111,18 +105,8 @@ void __init xenheap_vmap_init(void)
     BUILD_BUG_ON(FWD_GROUP_BYTES & ~PAGE_MASK);
     /* A vmap page index fits a page->virt entry. */
     BUILD_BUG_ON(REV_NR > (1UL << 32));
-    /*
-     * Xenheap pages are below HYPERVISOR_VIRT_END in the direct map (see
-     * xenheap_max_mfn()), so their pdx fits a virt->page entry.
-     */
-    BUILD_BUG_ON(((HYPERVISOR_VIRT_END - DIRECTMAP_VIRT_START) >>
-                  PAGE_SHIFT) > (1UL << 32));
-
-    if ( !opt_xenheap_vmap )
-    {
-        printk(XENLOG_INFO "Xenheap on vmap: disabled\n");
-        return;
-    }
+    /* The pdx of every page page->virt covers fits a virt->page entry. */
+    BUILD_BUG_ON(XENHEAP_VMAP_FWD_NR > (1UL << 32));
 
     for ( sidx = 0;
           (sidx = find_next_bit(pdx_group_valid, max_idx, sidx)) < max_idx;
@@ -139,37 +123,15 @@ void __init xenheap_vmap_init(void)
         }
     }
 
-    /*
-     * Twice the RAM at boot: allocations of 2^k pages aligned to 2^k,
-     * each after a guard page, pack one per 2^(k+1) pages, though holes
-     * can still leave no aligned room, and memory hot-added later is not
-     * counted.  What does not fit stays in the direct map.  vm_alloc()
-     * grows the bitmap as the region fills: up front, the region costs
-     * one bitmap page and the page tables for the rest of the bitmap's
-     * range.
-     */
-    xenheap_vmap_bytes = min_t(unsigned long,
-                               XENHEAP_VMAP_VIRT_END - XENHEAP_VMAP_VIRT_START,
-                               total_pages << (PAGE_SHIFT + 1));
-    vm_init_type(VMAP_XENHEAP, (void *)XENHEAP_VMAP_VIRT_START,
-                 (void *)(XENHEAP_VMAP_VIRT_START + xenheap_vmap_bytes));
     xenheap_vmap_active = true;
-
-    groups = bitmap_weight(fwd_backed, FWD_GROUPS);
-    printk(XENLOG_INFO
-           "Xenheap on vmap: VA %p-%p, page->virt %lukB for %u PDX groups, "
-           "virt->page on demand (up to %lukB)\n",
-           (void *)XENHEAP_VMAP_VIRT_START,
-           (void *)(XENHEAP_VMAP_VIRT_START + xenheap_vmap_bytes),
-           groups * (FWD_GROUP_BYTES >> 10), groups,
-           (unsigned long)(REV_NR * sizeof(*xenheap_vmap_rev)) >> 10);
 }
 
 int xenheap_vmap_extend(unsigned long spdx, unsigned long epdx)
 {
     int rc;
 
-    if ( !xenheap_vmap_active )
+    epdx = min(epdx, XENHEAP_VMAP_FWD_NR);
+    if ( !xenheap_vmap_active || spdx >= epdx )
         return 0;
 
     spin_lock(&xenheap_vmap_lock);
@@ -252,7 +214,7 @@ unsigned long xenheap_vmap_lookup(const void *va)
     smp_rmb();
 
     pdx = ACCESS_ONCE(xenheap_vmap_rev[idx]);
-    if ( pdx >= FRAMETABLE_NR ||
+    if ( pdx >= XENHEAP_VMAP_FWD_NR ||
          !test_bit(pdx / PDX_GROUP_COUNT, fwd_backed) ||
          ACCESS_ONCE(xenheap_vmap_fwd[pdx]) != idx )
         return XENHEAP_VMAP_NO_PDX;
@@ -279,47 +241,3 @@ unsigned long xenheap_vmap_virt_to_maddr(unsigned long va)
            PAGE_OFFSET(va);
 }
 
-void xenheap_vmap_fallback(unsigned int order)
-{
-    bool first;
-
-    spin_lock(&xenheap_vmap_lock);
-    first = !fallbacks++;
-    spin_unlock(&xenheap_vmap_lock);
-
-    if ( first )
-        printk(XENLOG_WARNING
-               "Xenheap on vmap: cannot map order %u, using the direct map\n",
-               order);
-}
-
-/* Show that the xenheap is really on vmap by the time dom0 is built. */
-static int __init cf_check xenheap_vmap_report(void)
-{
-    unsigned long idx, pages = 0, runs = 0;
-
-    if ( !xenheap_vmap_active )
-        return 0;
-
-    for ( idx = 1; idx < REV_NR; idx++ )
-    {
-        const void *va = (void *)VMAP_VIRT_START + idx * PAGE_SIZE;
-
-        /* Skip the rest of an unbacked page of virt->page. */
-        if ( !test_bit(idx / REV_PER_PAGE, rev_backed) )
-            idx |= REV_PER_PAGE - 1;
-        else if ( xenheap_vmap_lookup(va) != XENHEAP_VMAP_NO_PDX )
-        {
-            pages++;
-            if ( xenheap_vmap_lookup(va - PAGE_SIZE) == XENHEAP_VMAP_NO_PDX )
-                runs++;
-        }
-    }
-
-    printk(XENLOG_INFO
-           "Xenheap on vmap: %lu pages in %lu allocations, %lu fallbacks\n",
-           pages, runs, fallbacks);
-
-    return 0;
-}
-__initcall(xenheap_vmap_report);

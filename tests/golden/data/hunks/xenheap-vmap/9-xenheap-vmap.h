@@ -3,71 +3,50 @@
 #define X86_XENHEAP_VMAP_H
 
 /*
- * Tracking of xenheap pages mapped in the vmap area (CONFIG_XENHEAP_VMAP).
+ * x86's side of <xen/xenheap-vmap.h>: two arrays that track xenheap pages
+ * mapped in the vmap area (CONFIG_XENHEAP_VMAP).
  *
  * page->virt is indexed by pdx and holds the index of the vmap page (from
  * VMAP_VIRT_START) a xenheap page is mapped at, or 0 if the page is only in
  * the direct map: index 0 is the first page of the vmap bitmap, never an
- * allocation.  It is backed for every valid PDX group, like the frame
- * table, so reading it for any valid page needs no check.
+ * allocation.  It is backed for every valid PDX group below
+ * XENHEAP_VMAP_FWD_NR, like the frame table, so reading it for a valid
+ * page needs no check beyond that bound.
  *
  * virt->page is indexed by vmap page index and holds a pdx.  It is backed
  * on demand, and an entry is valid only if page->virt points back at it, so
  * stale or zero-filled entries need no sentinel.
  */
 
+#include <xen/xenheap-vmap.h>
+
 #ifdef CONFIG_XENHEAP_VMAP
 
 #define xenheap_vmap_fwd ((uint32_t *)XENHEAP_VMAP_FWD_START)
 #define xenheap_vmap_rev ((uint32_t *)XENHEAP_VMAP_REV_START)
 
-/* Returned by xenheap_vmap_lookup() for an address it does not track. */
-#define XENHEAP_VMAP_NO_PDX (~0UL)
-
-/* Set once the arrays are ready; conversions consult them only then. */
-extern bool xenheap_vmap_active;
+/*
+ * page->virt covers the pages below HYPERVISOR_VIRT_END in the direct map,
+ * 5TB (3.5TB with BIGMEM), as the xenheap is there (xenheap_max_mfn()).
+ */
+#define XENHEAP_VMAP_FWD_NR \
+    ((HYPERVISOR_VIRT_END - DIRECTMAP_VIRT_START) >> PAGE_SHIFT)
 
 void xenheap_vmap_init(void);
 
 /* Back page->virt for [spdx, epdx) (memory hot-add).  0 or -errno. */
 int xenheap_vmap_extend(unsigned long spdx, unsigned long epdx);
 
-/*
- * Record that the nr pages from pdx are mapped from va on, a vmap address.
- * Returns 0 or -errno, in which case nothing has been recorded.
- */
-int xenheap_vmap_track(const void *va, unsigned long pdx, unsigned int nr);
-
-/* Forget what xenheap_vmap_track() recorded for (part of) a range. */
-void xenheap_vmap_untrack(const void *va, unsigned long pdx, unsigned int nr);
-
-/*
- * pdx of the xenheap page mapped at va (any address in the page), or
- * XENHEAP_VMAP_NO_PDX if va is not a tracked xenheap vmap address.
- */
-unsigned long xenheap_vmap_lookup(const void *va);
-
-/* Whether va is in the vmap area while the arrays are in use. */
-static inline bool xenheap_vmap_va(unsigned long va)
-{
-    return xenheap_vmap_active &&
-           va - VMAP_VIRT_START < VMAP_VIRT_END - VMAP_VIRT_START;
-}
-
 /* vmap address of a xenheap page, or NULL if it is only in the direct map. */
 static inline void *xenheap_vmap_pdx_to_virt(unsigned long pdx)
 {
-    unsigned long idx = xenheap_vmap_active ? xenheap_vmap_fwd[pdx] : 0;
+    unsigned long idx = xenheap_vmap_active && pdx < XENHEAP_VMAP_FWD_NR
+                        ? xenheap_vmap_fwd[pdx] : 0;
 
     return idx ? (void *)(VMAP_VIRT_START + (idx << PAGE_SHIFT)) : NULL;
 }
 
 #else /* !CONFIG_XENHEAP_VMAP */
-
-static inline bool xenheap_vmap_va(unsigned long va)
-{
-    return false;
-}
 
 static inline void *xenheap_vmap_pdx_to_virt(unsigned long pdx)
 {

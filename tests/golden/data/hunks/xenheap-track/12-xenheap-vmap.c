@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Tracking of xenheap pages mapped in the vmap area: the page->virt and
- * virt->page arrays described in asm/xenheap-vmap.h.
+ * virt->page arrays described in asm/xenheap-vmap.h, behind the interface
+ * of xen/xenheap-vmap.h.
  */
 
 #include <xen/bitmap.h>
@@ -10,13 +11,14 @@
 #include <xen/mm.h>
 #include <xen/pdx.h>
 #include <xen/spinlock.h>
+#include <xen/xenheap-vmap.h>
 
 /* Entries of virt->page: one per page of the vmap area. */
 #define REV_NR          ((VMAP_VIRT_END - VMAP_VIRT_START) >> PAGE_SHIFT)
 #define REV_PER_PAGE    (PAGE_SIZE / sizeof(*xenheap_vmap_rev))
 /* Bytes of page->virt per PDX group; groups are backed as a whole. */
 #define FWD_GROUP_BYTES (PDX_GROUP_COUNT * sizeof(*xenheap_vmap_fwd))
-#define FWD_GROUPS      (FRAMETABLE_NR / PDX_GROUP_COUNT)
+#define FWD_GROUPS      DIV_ROUND_UP(XENHEAP_VMAP_FWD_NR, PDX_GROUP_COUNT)
 
 bool __ro_after_init xenheap_vmap_active;
 
@@ -91,7 +93,8 @@ static int fwd_back(unsigned long sg, unsigned long eg)
 
 void __init xenheap_vmap_init(void)
 {
-    unsigned long max_idx = DIV_ROUND_UP(max_pdx, PDX_GROUP_COUNT);
+    unsigned long max_idx = DIV_ROUND_UP(min(max_pdx, XENHEAP_VMAP_FWD_NR),
+                                         PDX_GROUP_COUNT);
     unsigned long sidx, eidx;
 
     /* page->virt is kept apart so that struct page_info keeps its size. */
@@ -102,12 +105,8 @@ void __init xenheap_vmap_init(void)
     BUILD_BUG_ON(FWD_GROUP_BYTES & ~PAGE_MASK);
     /* A vmap page index fits a page->virt entry. */
     BUILD_BUG_ON(REV_NR > (1UL << 32));
-    /*
-     * Xenheap pages are below HYPERVISOR_VIRT_END in the direct map (see
-     * xenheap_max_mfn()), so their pdx fits a virt->page entry.
-     */
-    BUILD_BUG_ON(((HYPERVISOR_VIRT_END - DIRECTMAP_VIRT_START) >>
-                  PAGE_SHIFT) > (1UL << 32));
+    /* The pdx of every page page->virt covers fits a virt->page entry. */
+    BUILD_BUG_ON(XENHEAP_VMAP_FWD_NR > (1UL << 32));
 
     for ( sidx = 0;
           (sidx = find_next_bit(pdx_group_valid, max_idx, sidx)) < max_idx;
@@ -131,7 +130,8 @@ int xenheap_vmap_extend(unsigned long spdx, unsigned long epdx)
 {
     int rc;
 
-    if ( !xenheap_vmap_active )
+    epdx = min(epdx, XENHEAP_VMAP_FWD_NR);
+    if ( !xenheap_vmap_active || spdx >= epdx )
         return 0;
 
     spin_lock(&xenheap_vmap_lock);
@@ -214,30 +214,11 @@ unsigned long xenheap_vmap_lookup(const void *va)
     smp_rmb();
 
     pdx = ACCESS_ONCE(xenheap_vmap_rev[idx]);
-    if ( pdx >= FRAMETABLE_NR ||
+    if ( pdx >= XENHEAP_VMAP_FWD_NR ||
          !test_bit(pdx / PDX_GROUP_COUNT, fwd_backed) ||
          ACCESS_ONCE(xenheap_vmap_fwd[pdx]) != idx )
         return XENHEAP_VMAP_NO_PDX;
 
     return pdx;
-}
-
-unsigned long xenheap_vmap_virt_to_pdx(unsigned long va)
-{
-    unsigned long pdx = xenheap_vmap_lookup((const void *)va);
-
-    /*
-     * As in the direct map, anything but a xenheap page is the caller's
-     * bug.  Release builds get frame_table[-1], which is not mapped.
-     */
-    ASSERT(pdx != XENHEAP_VMAP_NO_PDX);
-
-    return pdx;
-}
-
-unsigned long xenheap_vmap_virt_to_maddr(unsigned long va)
-{
-    return pfn_to_paddr(pdx_to_pfn(xenheap_vmap_virt_to_pdx(va))) |
-           PAGE_OFFSET(va);
 }
 

@@ -1,4 +1,3 @@
-#ifdef CONFIG_XENHEAP_VMAP
 /*
  * Part of a vmap allocation cannot be freed on its own: keep the whole
  * block, so that xfree() frees it in one go and _xrealloc() can grow
@@ -6,5 +5,3 @@
  */
 if ( xenheap_vmap_va((unsigned long)res) )
     size = PAGE_SIZE << order;
-#endif
-
