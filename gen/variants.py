@@ -274,15 +274,12 @@ XENHEAP_REGION = Patch(
     message="msg/xenheap-region.txt.j2",
     edits=(
         Lines(path=VMAP_H, template=R + "enum.h.j2", match=r"^    VMAP_XEN,$"),
-        Hook(path=VMAP_C, template=R + "free.c.j2", function="vm_free",
-             match=r"^ +if \( !bit \)\n +\{\n +type = VMAP_XEN;\n"
-                   r" +bit = vm_index\(va, type\);\n +\}$"),
-        # The regions an address is looked up in: vmap_size() where it
-        # exists, vunmap() in older trees.
-        Hook(path=VMAP_C, template=R + "size.c.j2", function="vmap_size", when="vmap_size",
-             match=r"^ +if \( !pages \)\n +pages = vm_size\(va, VMAP_XEN\);$"),
-        Hook(path=VMAP_C, template=R + "size.c.j2", function="vunmap", when="!vmap_size",
-             match=r"^ +if \( !pages \)\n +pages = vm_size\(va, VMAP_XEN\);$"),
+        # vunmap() and vfree() keep to VMAP_DEFAULT and VMAP_XEN; the
+        # xenheap unmaps its own region.
+        Replace(path=VMAP_C, template=R + "vm_free.c.j2", anchor=fn("vm_free"),
+                shape=r"^static void vm_free\(const void \*va\)$"),
+        InsertAfter(path=VMAP_C, template=R + "vunmap_xenheap.c.j2", anchor=fn("vunmap")),
+        InsertAfter(path=VMAP_H, template=R + "vunmap_xenheap.h.j2", anchor=decl("vunmap")),
         Lines(path="xen/arch/x86/include/asm/config.h", template=R + "layout.j2",
               match=r"^ \*    vmap\(\)/ioremap\(\)/fixmap area\.$"),
         InsertAfter(path="xen/arch/x86/include/asm/config.h", template=R + "macros.h.j2",

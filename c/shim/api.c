@@ -264,6 +264,9 @@ H_WRAP_VOID(h_xvfree, (void *va), xvfree(va))
 H_WRAP(int, h_vunmap_partial, (const void *va, unsigned int nr),
        vunmap_partial(va, nr))
 #endif
+#ifdef H_HAVE_VMAP_XENHEAP
+H_WRAP_VOID(h_vunmap_xenheap, (const void *va), vunmap_xenheap(va))
+#endif
 
 /* The tree's xenheap functions (page_alloc.c). */
 

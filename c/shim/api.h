@@ -145,6 +145,9 @@ unsigned int h_vmap_size(const void *va);
 #ifdef H_HAVE_VUNMAP_PARTIAL
 int h_vunmap_partial(const void *va, unsigned int nr);
 #endif
+#ifdef H_HAVE_VMAP_XENHEAP
+void h_vunmap_xenheap(const void *va);
+#endif
 
 /* The tree's xenheap functions of page_alloc.c. */
 void *h_alloc_xenheap_pages(unsigned int order, unsigned int memflags);

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from gen import harness
 from gen.sim import INVALID, PAGE, RAM_PAGES, VMAP_DEFAULT, VMAP_XENHEAP, Sim
 
 from .model import Model, boot_model, check
@@ -201,6 +202,29 @@ def test_misuse_warns_and_changes_nothing(vsim, case):
     h.vfree(s.ptr(other))
 
 
+@pytest.mark.parametrize("size", [64, 3 * PAGE])
+def test_vunmap_and_vfree_leave_the_xenheap_alone(vsim, size):
+    """vunmap() and vfree() keep to VMAP_DEFAULT and VMAP_XEN.  Given an
+    xmalloc()'d pointer in VMAP_XENHEAP (a pool page, or a whole-page
+    block), vunmap() warns and vfree() fails its ASSERT, as for a
+    direct-map pointer, and neither unmaps what the xenheap still uses."""
+    s, h = vsim, vsim.h
+    p = s.addr(h.xmalloc(size, 0))
+    assert s.xh.contains(p) and s.write(p, 64, 0x5a)
+    va = p - p % PAGE
+    before = s.snapshot()
+    h.vunmap(s.ptr(va))
+    recs = s.records()
+    assert [r.kind for r in recs] == ["WARN"] and recs[0].file.endswith("vmap.c"), recs
+    assert s.snapshot() == before and s.read(p, 64) == b"\x5a" * 64
+    with pytest.raises(harness.XenTrap, match="ASSERT") as trap:
+        h.vfree(s.ptr(va))
+    assert trap.value.record.file.endswith("xen/common/vmap.c")
+    assert [r.kind for r in s.records()] == ["ASSERT"]
+    assert s.snapshot() == before and s.read(p, 64) == b"\x5a" * 64
+    h.xfree(s.ptr(p))
+    assert s.records() == []
+
 def test_the_region_is_the_xenheaps_and_twice_the_ram(vsim):
     """VMAP_XENHEAP is apart from VMAP_DEFAULT: a vmalloc() lands in the
     one, a xenheap allocation in the other, and only the other is a
@@ -277,7 +301,7 @@ def test_a_full_region_falls_back_to_the_direct_map(xh):
             s.xfree_pages(va, order)
             assert h.frames_inuse(first, 1 << order) == 0
         for va in fillers:
-            h.vunmap(s.ptr(va))
+            h.vunmap_xenheap(s.ptr(va))
         assert s.xh.contains(s.xalloc(0)), "with room again, the xenheap is on vmap"
         assert h.xv_report() == 0 and h.log()[-1].endswith(", 2 fallbacks\n")
         assert s.records() == []

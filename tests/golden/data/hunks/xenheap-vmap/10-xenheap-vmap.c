@@ -161,7 +161,8 @@ void __init xenheap_vmap_init(void)
            (void *)XENHEAP_VMAP_VIRT_START,
            (void *)(XENHEAP_VMAP_VIRT_START + xenheap_vmap_bytes),
            groups * (FWD_GROUP_BYTES >> 10), groups,
-           (unsigned long)(REV_NR * sizeof(*xenheap_vmap_rev)) >> 10);
+           (xenheap_vmap_bytes >> PAGE_SHIFT) *
+           sizeof(*xenheap_vmap_rev) >> 10);
 }
 
 int xenheap_vmap_extend(unsigned long spdx, unsigned long epdx)

@@ -19,7 +19,7 @@ static void xenheap_vmap(const struct page_info *pg, unsigned int order,
                 VMAP_XENHEAP);
     if ( va && xenheap_vmap_track(va, page_to_pdx(pg), 1U << order) )
     {
-        vunmap(va);
+        vunmap_xenheap(va);
         va = NULL;
     }
     /* The pages are in the direct map all the same: serve them from there. */
@@ -69,10 +69,11 @@ static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
         goto bad;
 
     /*
-     * vunmap() ignores a failure to unmap (splitting a superpage needs a
-     * page-table page).  Unmap first, so that pages still mapped are leaked
-     * rather than freed; vunmap() then finds the PTEs already cleared.  On
-     * x86 this flushes the TLB once per page, as vunmap() would.
+     * vunmap_xenheap(), like vunmap(), ignores a failure to unmap
+     * (splitting a superpage needs a page-table page).  Unmap first, so
+     * that pages still mapped are leaked rather than freed; it then finds
+     * the PTEs already cleared.  On x86 this flushes the TLB once per
+     * page, as vunmap_xenheap() would.
      */
     if ( map_pages_to_xen((unsigned long)va, INVALID_MFN, nr, _PAGE_NONE) )
     {
@@ -82,7 +83,7 @@ static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
         return NULL;
     }
     xenheap_vmap_untrack(va, pdx, nr);
-    vunmap(va);
+    vunmap_xenheap(va);
 
     return pdx_to_page(pdx);
 

@@ -21,7 +21,7 @@ static void xenheap_vmap(const struct page_info *pg, unsigned int order,
                 VMAP_XENHEAP);
     if ( va && xenheap_vmap_track(va, page_to_pdx(pg), 1U << order) )
     {
-        vunmap(va);
+        vunmap_xenheap(va);
         va = NULL;
     }
     /* The pages are in the direct map all the same: serve them from there. */

@@ -1,6 +1,0 @@
-
-if ( !bit )
-{
-    type = VMAP_XENHEAP;
-    bit = vm_index(va, type);
-}

@@ -1,2 +1,0 @@
-if ( !pages )
-    pages = vm_size(va, VMAP_XENHEAP);
