@@ -259,7 +259,7 @@ XENHEAP_VMAP = Patch(
         NewFile(path=XV_H, template=C + "xenheap-vmap.h.j2", grows=True),
         NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2", grows=True),
         Lines(path=KCONFIG, template=C + "kconfig-cmdline.j2",
-              match=r"^\t  xenheap page mapped, and one vmap guard page per allocation\.$"),
+              match=r"^\t  guard page per allocation\.$"),
         Lines(path="docs/misc/xen-command-line.pandoc", template=C + "doc.j2",
               match=r"^### xenheap_megabytes ", where="before"),
         ChangelogEntry(path="CHANGELOG.md", template=C + "changelog.j2"),
@@ -274,11 +274,18 @@ XENHEAP_REGION = Patch(
     message="msg/xenheap-region.txt.j2",
     edits=(
         Lines(path=VMAP_H, template=R + "enum.h.j2", match=r"^    VMAP_XEN,$"),
+        Lines(path=VMAP_H, template=R + "vmap-h-ranges.j2", when="vmap_h_documented",
+              where="replace",
+              match=r"^ \* Two ranges of linear address space are reserved for this purpose"),
+        Lines(path=VMAP_H, template=R + "vmap-h-third.j2", when="vmap_h_documented",
+              match=r"^ \* latter is used when loading livepatches and the former for"),
         # vunmap() and vfree() keep to VMAP_DEFAULT and VMAP_XEN; the
         # xenheap unmaps its own region.
         Replace(path=VMAP_C, template=R + "vm_free.c.j2", anchor=fn("vm_free"),
                 shape=r"^static void vm_free\(const void \*va\)$"),
         InsertAfter(path=VMAP_C, template=R + "vunmap_xenheap.c.j2", anchor=fn("vunmap")),
+        Hook(path=VMAP_C, template=R + "vmap-undo.c.j2", function="__vmap", where="replace",
+             match=r"^\s+vunmap\(va\);$"),
         InsertAfter(path=VMAP_H, template=R + "vunmap_xenheap.h.j2", anchor=decl("vunmap")),
         Lines(path="xen/arch/x86/include/asm/config.h", template=R + "layout.j2",
               match=r"^ \*    vmap\(\)/ioremap\(\)/fixmap area\.$"),
@@ -316,7 +323,7 @@ SPLIT_VMAP = Variant(
 
 NO_TRIM = Variant(
     name="no-trim",
-    summary="xmalloc keeps whole power-of-two blocks on vmap; vmap is unchanged",
+    summary="xmalloc keeps whole power-of-two blocks on vmap; vmap gets no partial unmap",
     title="xen: put the xenheap on vmap, keeping whole xmalloc() blocks",
     patches=(*SHARED_HEAD, XMALLOC_NO_TRIM, XENHEAP_VMAP),
     boot_options=(XENHEAP_ON_VMAP,),

@@ -117,7 +117,7 @@ def conv_header(root: Path) -> str:
                                 ASM + "page.h")
     wanted: list[tuple[str, tuple[str, ...], Kind, bool]] = [
         *((config, (m,), Kind.MACRO, True)
-          for m in ("XENHEAP_VMAP_FWD_START", "XENHEAP_VMAP_FWD_END",
+          for m in ("XENHEAP_VMAP_FWD_NR", "XENHEAP_VMAP_FWD_START", "XENHEAP_VMAP_FWD_END",
                     "XENHEAP_VMAP_REV_START", "XENHEAP_VMAP_REV_END")),
         (page64, ("virt_to_pdx",), Kind.MACRO, True),
         (page64, ("pdx_to_virt",), Kind.MACRO, True),
@@ -136,7 +136,7 @@ def conv_header(root: Path) -> str:
             raise GenError(f"{root / rel} defines no {kind.value} {' or '.join(names)}")
         if text is not None:
             parts.append(text)
-        if i == 3:  # after the layout macros its inline functions use
+        if i == 4:  # after the layout macros its inline functions use
             parts.append("#include XEN_ASM_XENHEAP_VMAP_H\n")
     return "".join(parts)
 

@@ -125,12 +125,16 @@ SEARCH = settings(settings.get_profile("ci"), max_examples=100, stateful_step_co
                   derandomize=True, report_multiple_bugs=False)
 
 
-# The free path of split-vmap as v1 had it: untrack after vunmap_partial()
-# has handed the range back, when another CPU may have tracked it.
+# The free path as split-vmap's v1 had it: untrack after the unmap has
+# handed the range back, when another CPU may have tracked it.
 UNTRACK = "    xenheap_vmap_untrack(va, pdx, nr);\n"
 RETURN = "    return pdx_to_page(pdx);\n"
-RACE = ((UNTRACK + "    if ( vunmap_partial(va, nr) )\n", "    if ( vunmap_partial(va, nr) )\n"),
-        (RETURN, UNTRACK + RETURN))
+UNMAP = {"split-vmap": "    if ( vunmap_partial(va, nr) )\n",
+         "no-trim": "    if ( vunmap_xenheap(va) )\n"}
+
+
+def race(variant: str) -> tuple[tuple[str, str], ...]:
+    return (UNTRACK + UNMAP[variant], UNMAP[variant]), (RETURN, UNTRACK + RETURN)
 
 
 def mutant_tree(root: Path, dest: Path, rel: str, function: str, cond: str | None,
@@ -206,13 +210,13 @@ def test_mutant_is_caught(source, mutation, tmp_path, request):
     print(f"reproduce: python3 -m pytest '{request.node.nodeid}' -s")
 
 
-@pytest.mark.needs("vmap-partial")
+@pytest.mark.needs("xenheap-vmap")
 def test_race_mutant_is_caught(source, tmp_path, request):
     """Untracking after the range went back to vmap (v1's order) lets the
     freeing CPU wipe the tracking of another CPU's allocation: the other
     CPU's virt_to_page() then fails its ASSERT."""
     tree = mutant_tree(source.root, tmp_path / "xen", "xen/common/page_alloc.c",
-                       "xenheap_vunmap", harness.XENHEAP_VMAP_COND, RACE)
+                       "xenheap_vunmap", harness.XENHEAP_VMAP_COND, race(source.variant))
     s = Sim(harness.build(tree, VARIANTS[source.variant]), xenheap_vmap=True)
     try:
         with pytest.raises(harness.XenTrap) as caught:
@@ -225,13 +229,13 @@ def test_race_mutant_is_caught(source, tmp_path, request):
     print(f"reproduce: python3 -m pytest '{request.node.nodeid}' -s")
 
 
-@pytest.mark.needs("vmap-partial")
+@pytest.mark.needs("xenheap-vmap")
 def test_race_mutant_is_caught_by_cpus_at_once(source, tmp_path, request):
     """The same mutant, found by CPUs that really run at once (test_smp.py's
     rounds) rather than at a chosen point: within 100 rounds, one CPU's
     allocation stops converting or fails a check."""
     tree = mutant_tree(source.root, tmp_path / "xen", "xen/common/page_alloc.c",
-                       "xenheap_vunmap", harness.XENHEAP_VMAP_COND, RACE)
+                       "xenheap_vunmap", harness.XENHEAP_VMAP_COND, race(source.variant))
     h = harness.build(tree, VARIANTS[source.variant])
     for seed in range(1, 101):
         s = Sim(h, xenheap_vmap=True)

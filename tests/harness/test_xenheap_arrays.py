@@ -172,6 +172,12 @@ def test_lookup_rejects_stale_and_index_zero(vsim):
     assert h.xv_lookup(s.ptr(end)) == INVALID
     assert h.xv_track(s.ptr(end - PAGE), pdx, 2) == -ERANGE
     assert h.xv_track(s.ptr(a), pdx, 0) == -ERANGE
+    # A page that page->virt does not cover: at or above HYPERVISOR_VIRT_END
+    # in the direct map (the shim's is the end of its direct map).
+    nr = (s.layout("H_DIRECTMAP_VIRT_END") - s.layout("H_DIRECTMAP_VIRT_START")) // PAGE
+    assert h.xv_track(s.ptr(a), nr - 1, 2) == -ERANGE
+    assert h.xv_track(s.ptr(a), nr, 1) == -ERANGE
+    assert h.xv_lookup(s.ptr(a)) == INVALID
 
 
 def test_tracking_fails_cleanly_without_memory_for_virt_to_page(vsim):

@@ -25,13 +25,6 @@
 #define xenheap_vmap_fwd ((uint32_t *)XENHEAP_VMAP_FWD_START)
 #define xenheap_vmap_rev ((uint32_t *)XENHEAP_VMAP_REV_START)
 
-/*
- * page->virt covers the pages below HYPERVISOR_VIRT_END in the direct map,
- * 5TB (3.5TB with BIGMEM), as the xenheap is there (xenheap_max_mfn()).
- */
-#define XENHEAP_VMAP_FWD_NR \
-    ((HYPERVISOR_VIRT_END - DIRECTMAP_VIRT_START) >> PAGE_SHIFT)
-
 void xenheap_vmap_init(void);
 
 /* Back page->virt for [spdx, epdx) (memory hot-add).  0 or -errno. */

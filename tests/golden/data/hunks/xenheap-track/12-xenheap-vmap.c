@@ -13,6 +13,8 @@
 #include <xen/spinlock.h>
 #include <xen/xenheap-vmap.h>
 
+#include <asm/xenheap-vmap.h>
+
 /* Entries of virt->page: one per page of the vmap area. */
 #define REV_NR          ((VMAP_VIRT_END - VMAP_VIRT_START) >> PAGE_SHIFT)
 #define REV_PER_PAGE    (PAGE_SIZE / sizeof(*xenheap_vmap_rev))
@@ -148,7 +150,8 @@ int xenheap_vmap_track(const void *va, unsigned long pdx, unsigned int nr)
     unsigned int i;
     int rc = 0;
 
-    if ( !nr || !idx || idx + nr > REV_NR || pdx + nr > (1UL << 32) ||
+    if ( !nr || !idx || idx + nr > REV_NR ||
+         pdx + nr > XENHEAP_VMAP_FWD_NR ||
          !test_bit(pdx / PDX_GROUP_COUNT, fwd_backed) ||
          !test_bit((pdx + nr - 1) / PDX_GROUP_COUNT, fwd_backed) )
         return -ERANGE;

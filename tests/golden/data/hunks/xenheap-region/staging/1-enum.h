@@ -1,6 +1,6 @@
     /*
      * Region for the xenheap, on architectures that map it with vmap
-     * (x86's CONFIG_XENHEAP_VMAP).  Kept apart from VMAP_DEFAULT, so that
+     * (CONFIG_XENHEAP_VMAP).  Kept apart from VMAP_DEFAULT, so that
      * whether an address is vmalloc()'s or the xenheap's is a range check.
      */
     VMAP_XENHEAP,

@@ -60,30 +60,31 @@ static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
          !IS_ALIGNED(PFN_DOWN((unsigned long)va), nr) )
         goto bad;
     for ( i = 0; i < nr; i++ )
+    {
         if ( xenheap_vmap_lookup(va + i * PAGE_SIZE) != pdx + i ||
              !is_xen_heap_page(pdx_to_page(pdx + i)) )
             goto bad;
+    }
+
     /* Allocations are separated by guard pages, which are never tracked. */
     if ( xenheap_vmap_lookup(va - PAGE_SIZE) != XENHEAP_VMAP_NO_PDX ||
          xenheap_vmap_lookup(va + nr * PAGE_SIZE) != XENHEAP_VMAP_NO_PDX )
         goto bad;
 
     /*
-     * vunmap_xenheap(), like vunmap(), ignores a failure to unmap
-     * (splitting a superpage needs a page-table page).  Unmap first, so
-     * that pages still mapped are leaked rather than freed; it then finds
-     * the PTEs already cleared.  On x86 this flushes the TLB once per
-     * page, as vunmap_xenheap() would.
+     * Untrack first: once the unmap drops vm_lock, another CPU may be
+     * given this range and track it as its own.
      */
-    if ( map_pages_to_xen((unsigned long)va, INVALID_MFN, nr, _PAGE_NONE) )
+    xenheap_vmap_untrack(va, pdx, nr);
+    if ( vunmap_xenheap(va) )
     {
-        printk(XENLOG_WARNING "Xenheap on vmap: cannot unmap %p, order %u\n",
-               va, order);
-        WARN();
+        /*
+         * The range stays mapped and allocated: leak it, warned, tracked
+         * as it was.  Its virt->page is backed, so tracking cannot fail.
+         */
+        xenheap_vmap_track(va, pdx, nr);
         return NULL;
     }
-    xenheap_vmap_untrack(va, pdx, nr);
-    vunmap_xenheap(va);
 
     return pdx_to_page(pdx);
 

@@ -62,13 +62,15 @@ static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
          !IS_ALIGNED(PFN_DOWN((unsigned long)va), nr) )
         goto bad;
     for ( i = 0; i < nr; i++ )
+    {
         if ( xenheap_vmap_lookup(va + i * PAGE_SIZE) != pdx + i ||
              !is_xen_heap_page(pdx_to_page(pdx + i)) )
             goto bad;
+    }
 
     /*
-     * Untrack first: once vunmap_partial() drops vm_lock, another CPU may
-     * be given this range and track it as its own.
+     * Untrack first: once the unmap drops vm_lock, another CPU may be
+     * given this range and track it as its own.
      */
     xenheap_vmap_untrack(va, pdx, nr);
     if ( vunmap_partial(va, nr) )

@@ -7,6 +7,7 @@
  * architecture selecting HAS_XENHEAP_VMAP implements these: it records the
  * vmap address of each xenheap page mapped there, so that its page<->virt
  * conversions keep working for those pages (asm/xenheap-vmap.h).
+ * It also defines XENHEAP_VMAP_VIRT_START, where VMAP_XENHEAP begins.
  */
 
 #include <xen/types.h>

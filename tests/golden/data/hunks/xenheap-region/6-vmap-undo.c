@@ -1,0 +1,4 @@
+if ( type == VMAP_XENHEAP )
+    vunmap_xenheap(va);
+else
+    vunmap(va);
