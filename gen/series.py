@@ -188,6 +188,8 @@ class NewFile(Edit):
             raise AnchorError(f"{self.path} already exists in this tree")
         if not src and self.grows:
             raise AnchorError(f"{self.path} should exist by now: an earlier patch writes it")
+        if self.grows and src == text.rstrip("\n") + "\n":
+            raise AnchorError(f"{self.path}: {self.template} changes nothing in this patch")
         # Parts the template leaves out until a later patch must not leave a
         # blank line at the end of the file.
         return Applied(text.rstrip("\n") + "\n", 0)

@@ -256,7 +256,6 @@ XENHEAP_VMAP = Patch(
              function="__start_xen", match=r"^\s+bsp_stack = cpu_alloc_stack\(0\);",
              where="before"),
         NewFile(path=XH_H, template=C + "xenheap-vmap-api.h.j2", grows=True),
-        NewFile(path=XV_H, template=C + "xenheap-vmap.h.j2", grows=True),
         NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2", grows=True),
         Lines(path=KCONFIG, template=C + "kconfig-cmdline.j2",
               match=r"^\t  guard page per allocation\.$"),
@@ -295,7 +294,6 @@ XENHEAP_REGION = Patch(
              function="arch_vmap_virt_end", where="before",
              match=r"^\s+return fix_to_virt\(__end_of_fixed_addresses\);$"),
         NewFile(path=XH_H, template=C + "xenheap-vmap-api.h.j2", grows=True),
-        NewFile(path=XV_H, template=C + "xenheap-vmap.h.j2", grows=True),
         NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2", grows=True),
     ),
 )

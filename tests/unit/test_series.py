@@ -135,6 +135,9 @@ def test_lines_and_growing_files_and_when():
     # What a template leaves out until a later patch leaves no blank line
     # at the end of the file (git am --whitespace=error would refuse it).
     assert NewFile(path="n.c", template="t", grows=True).apply("x\n", "y\n\n\n").src == "y\n"
+    # A patch that says it rewrites a file must change it.
+    with pytest.raises(AnchorError, match="changes nothing in this patch"):
+        NewFile(path="n.c", template="t", grows=True).apply("x\n", "x\n\n")
     base = Baseline((4, 99), "", {"f": True})
     assert Lines(path="m", match="x", when="f").applies(base)
     assert not Lines(path="m", match="x", when="!f").applies(base)
