@@ -62,13 +62,15 @@ def xen_root(xen_tree) -> Path:
 
 def git_env(home: Path, identity: bool = True) -> dict[str, str]:
     """An environment whose git config is a file under home, in which
-    `python -m gen` runs this checkout's gen, whatever pip installed."""
+    `python -m gen` runs this checkout's gen, whatever pip installed, with
+    the user's cache (a private HOME would otherwise make every run fetch
+    Debian's source and the dom0, and build cold)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     cfg = home / "gitconfig"
     text = f"[user]\n\tname = {TEST_NAME}\n\temail = {TEST_EMAIL}\n" if identity else ""
     cfg.write_text(text)
     env.update(GIT_CONFIG_GLOBAL=str(cfg), GIT_CONFIG_NOSYSTEM="1", HOME=str(home),
-               PYTHONPATH=str(ROOT))
+               PYTHONPATH=str(ROOT), GEN_CACHE=str(xentree.cache_dir()))
     return env
 
 
@@ -88,7 +90,6 @@ def gen_cli(tmp_path):
     def run(*args: str, identity: bool = True, cwd: Path | None = None,
             env: dict[str, str] | None = None) -> Run:
         e = git_env(home, identity)
-        e["GEN_CACHE"] = str(xentree.cache_dir())
         e.update(env or {})
         res = subprocess.run([sys.executable, "-m", "gen", *args], cwd=cwd or tmp_path,
                              env=e, capture_output=True, text=True, check=False)
