@@ -79,7 +79,7 @@ def test_check_passes_with_the_default_matrix(checked):
         assert re.search(r"Brought up 2 CPUs", log)
     # The progress lines of long steps, and the summary table.
     # A build is announced, or said to be reused.
-    assert re.search(r"^gen: build control \(debug\)(?: \.\.\.|: reused \(same source tree",
+    assert re.search(r"^gen: build control \(debug\)(?: \.\.\.|: reused \(same source tree)",
                      run.stderr, re.M), run.stderr[-2000:]
     assert re.search(r"^boot +ok +\S+ +\d+ boots with dom0 ", run.stdout, re.M)
 
