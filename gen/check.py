@@ -246,9 +246,9 @@ class Ladder:
                     step.quote = list(res.errors)
                     raise Failed
                 if ends:  # the binaries that boot
-                    kept = self.control_binaries if label == "control" else \
+                    boots = self.control_binaries if label == "control" else \
                         self.series_binaries
-                    kept[name] = self._keep(res.binary, f"xen-{label.replace('/', 'of')}-{name}")
+                    boots[name] = self._keep(res.binary, f"xen-{label.replace('/', 'of')}-{name}")
         others = [b for b in self.matrix.builds if b != bisect]
         reused = sum(b["reused"] for b in self.report.builds)
         reuse = (f"; {reused} of {len(self.report.builds)} reused from identical source "
