@@ -14,7 +14,6 @@ by mtime, and a checkout gives every file it changes a new mtime.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import re
@@ -107,17 +106,13 @@ class Builder:
         return subprocess.run(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                               check=False).returncode
 
-    @functools.cached_property
-    def _toolchain(self) -> bytes:
-        """This module and the tools' versions: asked once per Builder."""
-        return Path(__file__).read_bytes() + b"".join(
-            subprocess.run(tool, capture_output=True, check=False).stdout
-            for tool in (["gcc", "--version"], ["ld", "--version"], ["make", "--version"]))
-
     def _key(self, tree: str) -> str:
         h = hashlib.sha256(f"{tree}\0{self.config.name}\0{sorted(self.config.options.items())}"
                            .encode())
-        h.update(self._toolchain)
+        h.update(Path(__file__).read_bytes())
+        for tool in (["gcc", "--version"], ["ld", "--version"], ["make", "--version"]):
+            h.update(subprocess.run(tool, capture_output=True, text=True, check=False)
+                     .stdout.encode())
         return h.hexdigest()[:24]
 
     def build(self, log_path: Path, label: str, tree: str | None = None) -> BuildResult:
