@@ -306,6 +306,13 @@ class Sim:
     def array_pages(self) -> int:
         return sum(r.pages for r in self.array_runs())
 
+    def usage(self) -> tuple[int, int]:
+        """xenheap_vmap_usage(): the xenheap's pages on vmap, and the
+        allocations they form."""
+        pages, allocs = self.ffi.new("unsigned long *"), self.ffi.new("unsigned long *")
+        self.h.xenheap_vmap_usage(pages, allocs)
+        return pages[0], allocs[0]
+
     @property
     def xh_apart(self) -> bool:
         """Whether the xenheap has a region of its own, set up."""

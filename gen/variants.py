@@ -251,6 +251,10 @@ XENHEAP_VMAP = Patch(
              match=r"^\s+if \( unlikely\(pg == NULL\) \)\n\s+return NULL;$"),
         Hook(path=PAGE_ALLOC, template=C + "free-vunmap.c.j2", function="free_xenheap_pages",
              cond=XENHEAP_COND, match=r"^\s+pg = virt_to_page\(v\);$", where="replace"),
+        Hook(path=PAGE_ALLOC, template=C + "key-m.c.j2", function="pagealloc_info",
+             match=r'^\s+printk\("    Dom heap: '),
+        InsertAfter(path=VMAP_C, template=C + "vm-used.c.j2", anchor=fn("vm_size")),
+        InsertAfter(path=VMAP_H, template=C + "vm-used.h.j2", anchor=decl("vunmap_xenheap")),
         # The arrays are set up here, where they are first used.
         Hook(path="xen/arch/x86/setup.c", template=C + "setup-init.c.j2",
              function="__start_xen", match=r"^\s+bsp_stack = cpu_alloc_stack\(0\);",

@@ -267,6 +267,11 @@ H_WRAP(int, h_vunmap_partial, (const void *va, unsigned int nr),
 #ifdef H_HAVE_VMAP_XENHEAP
 H_WRAP_VOID(h_vunmap_xenheap, (const void *va), vunmap_xenheap(va))
 #endif
+#ifdef H_HAVE_XENHEAP_FALLBACK
+H_WRAP(unsigned int, h_vm_used, (unsigned int type), vm_used(type))
+H_WRAP_VOID(h_xenheap_vmap_usage, (unsigned long *pages, unsigned long *allocs),
+            xenheap_vmap_usage(pages, allocs))
+#endif
 
 /* The tree's xenheap functions (page_alloc.c). */
 

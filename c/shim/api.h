@@ -148,6 +148,11 @@ int h_vunmap_partial(const void *va, unsigned int nr);
 #ifdef H_HAVE_VMAP_XENHEAP
 void h_vunmap_xenheap(const void *va);
 #endif
+#ifdef H_HAVE_XENHEAP_FALLBACK
+/* What debug key 'm' prints of the xenheap on vmap. */
+unsigned int h_vm_used(unsigned int type);
+void h_xenheap_vmap_usage(unsigned long *pages, unsigned long *allocs);
+#endif
 
 /* The tree's xenheap functions of page_alloc.c. */
 void *h_alloc_xenheap_pages(unsigned int order, unsigned int memflags);

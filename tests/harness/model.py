@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
 
-from gen.sim import BITMAP_PAGE_BITS, PAGE, Region, Run, Sim
+from gen.sim import BITMAP_PAGE_BITS, PAGE, VMAP_XENHEAP, Region, Run, Sim
 
 # Who a piece's frames belong to: the test (vmap()), vmalloc (vfree()),
 # the xenheap by the test's alloc_xenheap_pages(), the xenheap by xmalloc.
@@ -271,6 +271,21 @@ def check_xenheap(sim: Sim, m: Model, direct: int) -> None:
         "xenheap pages that are neither tracked nor known in the direct map"
     if sim.has_arrays and h.xv_active():
         check_arrays_backing(sim)
+    if "xenheap-vmap" in h.traits:
+        check_usage(sim, m)
+
+
+def check_usage(sim: Sim, m: Model) -> None:
+    """What debug key 'm' reports of the xenheap on vmap: the pages and
+    the allocations they form (guard-separated runs, from virt->page) and
+    the VA its region's allocations hold (vmap's bitmap) are the model's."""
+    pages, allocs = sim.usage()
+    xenheap = [p for p in m.pieces.values() if p.xenheap]
+    assert pages == sum(len(p.mfns) for p in xenheap), "xenheap_vmap_usage(): pages"
+    assert allocs == len(xenheap), "xenheap_vmap_usage(): allocations"
+    if sim.xh_apart:
+        assert sim.h.vm_used(VMAP_XENHEAP) == sum(len(p.mfns) for p in m.pieces.values()), \
+            "vm_used(VMAP_XENHEAP) differs from the pages of the region's allocations"
 
 
 def check_arrays_backing(sim: Sim) -> None:

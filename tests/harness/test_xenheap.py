@@ -122,6 +122,34 @@ def test_a_sub_block_is_freed_on_its_own_or_refused(vsim):
         s.xfree_pages(va, 3)
 
 
+def test_debug_key_m_counts_what_the_xenheap_holds_on_vmap(vsim):
+    """What debug key 'm' prints (the series' last patch): the pages and
+    allocations that virt->page tracks, and the VA that VMAP_XENHEAP's
+    allocations hold in vmap's bitmap, guards excluded.  The guest stage's
+    leak check compares them from cycle to cycle."""
+    s, h = vsim, vsim.h
+    if "xenheap-vmap" not in h.traits:
+        pytest.skip("the tree has no xenheap on vmap")
+    pages, allocs = s.usage()
+    used = h.vm_used(VMAP_XENHEAP)
+    assert used == pages  # what xmalloc's pool took while booting
+    vas = [s.xalloc(order) for order in (0, 2, 3)]
+    assert s.usage() == (pages + 13, allocs + 3)
+    assert h.vm_used(VMAP_XENHEAP) == used + 13
+    if "vmap-partial" in h.traits:
+        s.xfree_pages(vas[2] + 4 * PAGE, 2)  # the tail half: still one allocation
+        s.xfree_pages(vas[2] + 2 * PAGE, 0)  # a hole: now two
+        assert s.usage() == (pages + 8, allocs + 4)
+        assert h.vm_used(VMAP_XENHEAP) == used + 8
+        s.xfree_pages(vas[2], 1)
+        s.xfree_pages(vas[2] + 3 * PAGE, 0)
+    else:
+        s.xfree_pages(vas[2], 3)
+    s.xfree_pages(vas[1], 2)
+    s.xfree_pages(vas[0], 0)
+    assert s.usage() == (pages, allocs) and h.vm_used(VMAP_XENHEAP) == used
+
+
 def flushes_of(s: Sim, call) -> tuple[int, int, int]:
     """(flush_area() calls, whole-TLB flushes, page tables freed) by call."""
     h = s.h

@@ -95,6 +95,23 @@ static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
 
     return NULL;
 }
+
+/*
+ * Debug key 'm': what the xenheap on vmap holds.  The pages come from
+ * virt->page and the VA from vmap's bitmap, so a page or an address range
+ * that a free failed to give back shows in one or the other.
+ */
+static void xenheap_vmap_info(void)
+{
+    unsigned long pages, allocs;
+
+    if ( !xenheap_vmap_active )
+        return;
+
+    xenheap_vmap_usage(&pages, &allocs);
+    printk("    Xenheap on vmap: %lu pages in %lu allocations, VA %u pages\n",
+           pages, allocs, vm_used(VMAP_XENHEAP));
+}
 #else /* !CONFIG_XENHEAP_VMAP */
 static void xenheap_vmap(const struct page_info *pg, unsigned int order,
                          unsigned int memflags)
@@ -104,5 +121,9 @@ static void xenheap_vmap(const struct page_info *pg, unsigned int order,
 static struct page_info *xenheap_vunmap(const void *v, unsigned int order)
 {
     return virt_to_page(v);
+}
+
+static void xenheap_vmap_info(void)
+{
 }
 #endif /* CONFIG_XENHEAP_VMAP */

@@ -40,6 +40,12 @@ unsigned long xenheap_vmap_lookup(const void *va);
 /* Count an allocation of 2^order pages left in the direct map. */
 void xenheap_vmap_fallback(unsigned int order);
 
+/*
+ * Count the xenheap pages tracked in the vmap area, and the allocations
+ * they form.  A walk of virt->page: for boot and debug-key reports.
+ */
+void xenheap_vmap_usage(unsigned long *pages, unsigned long *allocs);
+
 /* Whether va is in VMAP_XENHEAP, which only the xenheap allocates from. */
 static inline bool xenheap_vmap_va(unsigned long va)
 {

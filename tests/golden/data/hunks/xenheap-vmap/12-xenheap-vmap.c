@@ -297,14 +297,11 @@ void xenheap_vmap_fallback(unsigned int order)
                order);
 }
 
-/* Show that the xenheap is really on vmap by the time dom0 is built. */
-static int __init cf_check xenheap_vmap_report(void)
+void xenheap_vmap_usage(unsigned long *pages, unsigned long *allocs)
 {
-    unsigned long idx, pages = 0, runs = 0;
+    unsigned long idx;
 
-    if ( !xenheap_vmap_active )
-        return 0;
-
+    *pages = *allocs = 0;
     for ( idx = 1; idx < REV_NR; idx++ )
     {
         const void *va = (void *)VMAP_VIRT_START + idx * PAGE_SIZE;
@@ -314,15 +311,26 @@ static int __init cf_check xenheap_vmap_report(void)
             idx |= REV_PER_PAGE - 1;
         else if ( xenheap_vmap_lookup(va) != XENHEAP_VMAP_NO_PDX )
         {
-            pages++;
+            ++*pages;
+            /* Allocations are separated by guard pages, never tracked. */
             if ( xenheap_vmap_lookup(va - PAGE_SIZE) == XENHEAP_VMAP_NO_PDX )
-                runs++;
+                ++*allocs;
         }
     }
+}
 
+/* Show that the xenheap is really on vmap by the time dom0 is built. */
+static int __init cf_check xenheap_vmap_report(void)
+{
+    unsigned long pages, allocs;
+
+    if ( !xenheap_vmap_active )
+        return 0;
+
+    xenheap_vmap_usage(&pages, &allocs);
     printk(XENLOG_INFO
            "Xenheap on vmap: %lu pages in %lu allocations, %lu fallbacks\n",
-           pages, runs, fallbacks);
+           pages, allocs, fallbacks);
 
     return 0;
 }

@@ -1,0 +1,1 @@
+xenheap_vmap_info();
