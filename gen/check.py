@@ -24,12 +24,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import git
 
-from gen import boot, build, gitutil, pipeline, progress, publish, xentree
+from gen import boot, build, dom0, gitutil, guests, pipeline, progress, publish, toolstack, xentree
 from gen.errors import GenError
 from gen.report import Report, Step, seconds
 from gen.series import Variant
@@ -50,6 +50,8 @@ class Matrix:
     jobs: int | None = None
     harness: bool = True  # run the harness step
     bisect: bool = True  # build the first configuration after every patch
+    guests: guests.Plan | None = field(default_factory=guests.Plan)  # in every boot
+    fresh_boots: bool = False  # boot even what passed before with the same inputs
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -268,9 +270,13 @@ class Ladder:
         return kept
 
     def boot(self) -> None:
-        dom0 = boot.dom0_assets(self.cache)
-        specs: list[tuple[str, boot.BootSpec]] = []
         m = self.matrix
+        tools = None
+        if m.guests:
+            tools = toolstack.for_tree(self.tree, Path(self.repo.working_tree_dir or ""),
+                                       self.cache, m.jobs)
+        machine = dom0.assemble(self.cache, m.guests, tools)
+        specs: list[tuple[str, boot.BootSpec]] = []
         for name in m.builds:
             for cmd in m.cmdlines:
                 tag = f"{name}{'-' + cmd if cmd else ''}".replace("=", "-")
@@ -289,19 +295,38 @@ class Ladder:
                             f"series-{tag}{otag}", self.series_binaries[name], extra, m.smp,
                             m.memory, m.timeout, expect)))
         step = self.steps["boot"]
+        kept = self.cache / "check" / "boots"
+        build.prune(kept)
         for who, spec in specs:
-            res = boot.boot(spec, dom0, self.logs / "boot" / f"{spec.name}.log")
-            self.report.boots.append({"name": spec.name, "ok": res.ok, "reason": res.reason,
-                                      "exit_code": res.exit_code, "cmdline": spec.cmdline,
-                                      "seconds": round(res.seconds, 1), "log": str(res.log)})
-            progress.say(f"  {spec.name}: {res.reason} ({seconds(res.seconds)})")
+            res = boot.boot(spec, machine, self.logs / "boot" / f"{spec.name}.log",
+                            None if m.fresh_boots else kept)
+            entry = {"name": spec.name, "ok": res.ok, "reason": res.reason,
+                     "exit_code": res.exit_code, "cmdline": spec.cmdline,
+                     "seconds": round(res.seconds, 1), "reused": res.reused,
+                     "log": str(res.log)}
+            said = ""
+            if m.guests:
+                text = res.log.read_text()
+                entry["guests"] = guests.record(m.guests, text)
+                said = f"; {entry['guests']['summary']}"
+            self.report.boots.append(entry)
+            again = ", reused: an identical boot passed before" if res.reused else ""
+            progress.say(f"  {spec.name}: {res.reason} ({seconds(res.seconds)}{again}){said}")
             if not res.ok:
                 blame = " (control: the environment, not the series)" if who == "control" \
                     else ""
                 step.detail = f"boot {spec.name} failed{blame}: {res.reason}; log: {res.log}"
                 step.quote = res.tail
                 raise Failed
-        step.detail = f"{len(specs)} boots with dom0 {dom0.version}"
+        step.detail = f"{len(specs)} boots with dom0 {machine.version}"
+        reused = sum(b["reused"] for b in self.report.boots)
+        if reused:
+            step.detail += (f" ({reused} reused: the same hypervisor, dom0, command line and "
+                            f"code passed before)")
+        if m.guests:
+            step.detail += (f", each {m.guests.cycles} cycles of {m.guests.guests} PV guests "
+                            f"with counters flat after the first (toolstack: "
+                            f"{machine.toolstack})")
 
     # -- driver ------------------------------------------------------------
 

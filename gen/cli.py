@@ -110,6 +110,17 @@ def check_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-bisect", dest="bisect", action="store_false",
                    help="build only the control and the last patch, not every patch "
                         "(faster; proves nothing about bisectability)")
+    p.add_argument("--guests", type=inputs.natural_int, default=3, metavar="N",
+                   help="PV guests that dom0 creates in each cycle of every boot; 0 "
+                        "leaves the guest stage out (default: 3)")
+    p.add_argument("--fresh-boots", action="store_true",
+                   help="boot everything again, even a boot whose hypervisor, dom0, "
+                        "command line and code passed before (whose log is otherwise "
+                        "reused)")
+    p.add_argument("--cycles", type=inputs.positive_int, default=2, metavar="C",
+                   help="cycles of creating and destroying the guests; the memory "
+                        "counters after every cycle must equal those after the first, "
+                        "so a leak check needs 2 (default: 2)")
     return p
 
 
@@ -152,7 +163,15 @@ def bench_parser() -> argparse.ArgumentParser:
                    help="record traces instead of replaying them")
     p.add_argument("--points", default="1x2048,2x2048,4x2048,8x2048,2x1024,2x4096",
                    metavar="LIST",
-                   help="CPUsxMiB boot points to record (default: %(default)s)")
+                   help="CPUsxMiB boot points to record ('' for none; default: %(default)s)")
+    p.add_argument("--guest-points", default="2x1,2x4,4x1,4x4", metavar="LIST",
+                   help="CPUsxVCPUS points to record with the guest stage: each boots "
+                        "with 2048 MiB and cycles --guests guests of VCPUS vCPUs "
+                        "--cycles times ('' for none; default: %(default)s)")
+    p.add_argument("--guests", type=inputs.positive_int, default=3, metavar="N",
+                   help="guests per cycle at a guest point (default: 3)")
+    p.add_argument("--cycles", type=inputs.positive_int, default=3, metavar="K",
+                   help="cycles at a guest point (default: 3)")
     p.add_argument("--traces", type=Path, default=Path("bench/traces"), metavar="DIR",
                    help="where traces are written and read (default: bench/traces)")
     p.add_argument("--timeout", type=inputs.positive_int, default=600, metavar="S",
@@ -219,11 +238,17 @@ def cmd_bench(argv: list[str]) -> int:
     if not args.record:
         return bench_replay(args)
     points = []
-    for item in args.points.split(","):
+    for item in filter(None, args.points.split(",")):
         m = re.fullmatch(r"(\d+)x(\d+)", item.strip())
         if not m:
             raise GenError(f"bad point '{item}': expected CPUSxMiB, e.g. 2x2048")
         points.append(trace.Point(int(m.group(1)), int(m.group(2))))
+    for item in filter(None, args.guest_points.split(",")):
+        m = re.fullmatch(r"(\d+)x(\d+)", item.strip())
+        if not m:
+            raise GenError(f"bad guest point '{item}': expected CPUSxVCPUS, e.g. 2x4")
+        points.append(trace.Point(int(m.group(1)), 2048, args.guests, args.cycles,
+                                  int(m.group(2))))
     written = trace.record(args.xen, points, args.traces, "python -m gen bench "
                            + shlex.join(argv), args.timeout)
     for path in written:
@@ -285,7 +310,7 @@ def cmd_generate(argv: list[str]) -> int:
 
 
 def cmd_check(argv: list[str]) -> int:
-    from gen import check
+    from gen import check, guests
     from gen.report import summary
 
     args = check_parser().parse_args(argv)
@@ -300,7 +325,9 @@ def cmd_check(argv: list[str]) -> int:
                           else check.Matrix.cmdlines,
                           smp=args.smp, memory=args.memory, timeout=args.timeout,
                           control=args.control, jobs=args.jobs, harness=args.harness,
-                          bisect=args.bisect)
+                          bisect=args.bisect,
+                          guests=guests.Plan(args.guests, args.cycles) if args.guests
+                          else None, fresh_boots=args.fresh_boots)
     report = check.Ladder(req, matrix, args.regenerate or args.force).run()
     print(summary(report))
     return 0 if report.ok else 1

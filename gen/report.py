@@ -68,8 +68,10 @@ def summary(report: Report) -> str:
         lines.append("")
         lines.append(f"{'boot':<44} {'result':<8} {'time':>7}")
         for b in report.boots:
+            said = b["guests"]["summary"] if b["ok"] and b.get("guests") else \
+                "" if b["ok"] else b["reason"]
             lines.append(f"{b['name']:<44} {'pass' if b['ok'] else 'FAIL':<8} "
-                         f"{seconds(b['seconds']):>7}  {'' if b['ok'] else b['reason']}")
+                         f"{seconds(b['seconds']):>7}  {said}")
     lines.append("")
     skipped = [s.name for s in report.steps if s.status == "skipped"]
     lines.append("FAIL" if not report.ok else
@@ -85,6 +87,7 @@ class Tested:
     at_last: list[str]  # configurations built only at the last patch
     boots: list[str]  # the series' boot configurations, all passing
     harness: str  # what the harness step ran, "" if it did not
+    guests: str = ""  # the guest stage every boot ran, "" if not every one
 
 
 def tested(path: Path, digest: str) -> Tested | None:
@@ -100,7 +103,10 @@ def tested(path: Path, digest: str) -> Tested | None:
     configs = sorted({c for _, c in built})
     per_patch = [c for c in configs if all((p, c) in built for p in points)]
     harness = next(s for s in report.steps if s.name == "harness")
+    plans = [b.get("guests", {}).get("plan") for b in report.boots]
+    guests = "" if None in plans or any(p != plans[0] for p in plans) else \
+        f"{plans[0]['cycles']} cycles of {plans[0]['guests']} PV guests"
     return Tested(per_patch, [c for c in configs if c not in per_patch],
                   [b["name"].removeprefix("series-") for b in report.boots
                    if b["name"].startswith("series-")],
-                  harness.detail if harness.status == "ok" else "")
+                  harness.detail if harness.status == "ok" else "", guests)

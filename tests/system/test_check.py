@@ -36,7 +36,7 @@ def checked(request, xen_tree, tmp_path_factory):
     return request.param, Run(res.returncode, res.stdout, res.stderr), report, tmp
 
 
-def test_check_passes_with_the_default_matrix(checked):
+def test_check_passes_with_the_default_matrix(checked, xen_tree):
     variant, run, report, _ = checked
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     assert run.stdout.rstrip().endswith("PASS")
@@ -77,11 +77,31 @@ def test_check_passes_with_the_default_matrix(checked):
         assert b["ok"] and b["exit_code"] == 65
         assert "GEN-DOM0-MARKER" in log and "Building a PV Dom0" in log
         assert re.search(r"Brought up 2 CPUs", log)
+        # Every boot ran the guest stage: 2 cycles of 3 guests, each guest
+        # reported in on its console, and the counters came back.
+        g = b["guests"]
+        assert g["plan"]["guests"] == 3 and len(g["cycles"]) == 2, g
+        assert len(re.findall(r"^GEN-GUESTS: cycle \d: 3 up, 2 shut down, 1 destroyed", log,
+                              re.M)) == 2
+        assert sorted(g["counters"]) == ["0", "1", "2"] and g["counters"]["1"] == \
+            g["counters"]["2"], g["counters"]
+        vmap = [k for k in g["counters"]["2"] if k.startswith("xenheap-vmap")]
+        assert bool(vmap) == (b in on), (b["name"], vmap)
+    # The second variant's control boots the same binaries with the same
+    # dom0 as the first's, which passed: those boots are reused.
+    if variant == sorted(VARIANTS)[-1]:
+        control = [b for b in report["boots"] if b["name"].startswith("control-")]
+        assert control and all(b["reused"] for b in control), control
     # The progress lines of long steps, and the summary table.
     # A build is announced, or said to be reused.
     assert re.search(r"^gen: build control \(debug\)(?: \.\.\.|: reused \(same source tree)",
                      run.stderr, re.M), run.stderr[-2000:]
-    assert re.search(r"^boot +ok +\S+ +\d+ boots with dom0 ", run.stdout, re.M)
+    assert re.search(r"^boot +ok +\S+ +\d+ boots with dom0 \S+, each 2 cycles of 3 PV guests "
+                     r"with counters flat after the first \(toolstack: Debian xen-utils-4\.17 ",
+                     run.stdout, re.M) or xen_tree.kind != "debian"
+    assert re.search(r"^series-debug-xpti-true-xenheap-vmap-on +pass +\S+ +2x3 guests in \S+, "
+                     r"\S+ s per cycle; 5 counters flat after cycle 1$", run.stdout, re.M), \
+        run.stdout
 
 
 def test_the_cover_letter_quotes_the_check_of_this_series_only(checked, xen_tree):
@@ -100,6 +120,8 @@ def test_the_cover_letter_quotes_the_check_of_this_series_only(checked, xen_tree
         return (tmp / "out" / variant / "0000-cover-letter.patch").read_text()
 
     assert "Tested with `gen check` on this baseline" in cover()
+    assert "runs 2 cycles of 3 PV guests with the toolstack" in cover()
+    assert "domain destruction" not in cover()
     assert "Tested with" not in cover("--trailer", "Assisted-by: someone")
 
 

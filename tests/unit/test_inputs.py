@@ -81,7 +81,8 @@ def test_changelog_that_is_a_directory(gen_cli, tmp_path):
 
 @pytest.mark.parametrize("option,value,why", [
     ("--smp", "0", "0 is less than 1"), ("--memory", "-1", "-1 is less than 1"),
-    ("--timeout", "soon", "'soon' is not a whole number"), ("-j", "0", "0 is less than 1")])
+    ("--timeout", "soon", "'soon' is not a whole number"), ("-j", "0", "0 is less than 1"),
+    ("--guests", "-1", "-1 is less than 0"), ("--cycles", "0", "0 is less than 1")])
 def test_check_numbers(gen_cli, option, value, why):
     run = gen_cli("check", "--variant", "split-vmap", option, value)
     assert run.returncode == 2, run.stderr
