@@ -4,10 +4,12 @@ Workloads (the recorded boot traces of bench/traces and seeded synthetic
 mixes) are replayed through xmalloc() in the cffi harness, on a fresh
 simulated machine each, for upstream (the unpatched baseline, xenheap in
 the direct map) and for each variant's patched tree with the xenheap on
-vmap.  Everything is counted by the harness (pages, bitmap bits, PTE
-writes, TLB flushes, bit-search calls and words), except the conversion
-cost, which is timed in C (shim/bench.c) and reported as ratios taken in
-the same run.
+vmap.  The guest traces (a running host: boot, then cycles of guests
+created and destroyed) are replayed through xmalloc() and the xenheap's
+own alloc/free, and give what each guest costs.  Everything is counted by
+the harness (pages, bitmap bits, PTE writes, TLB flushes, bit-search calls
+and words), except the conversion cost, which is timed in C
+(shim/bench.c) and reported as ratios taken in the same run.
 """
 
 from __future__ import annotations
@@ -42,12 +44,14 @@ QUICK_N = 300
 
 @dataclass(frozen=True)
 class Op:
-    """One call: xmalloc(size, align) of allocation `key`, or its xfree()."""
+    """One call: xmalloc(size, align) of allocation `key`, or its xfree();
+    with an order, alloc_xenheap_pages(order) or its free_xenheap_pages()."""
 
     alloc: bool
     key: int
     size: int = 0
     align: int = 0
+    order: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,32 @@ class Workload:
     name: str
     about: str
     ops: tuple[Op, ...]
+    # A guest trace: ops[marks[0]:] is the guest stage, and cycle n's
+    # guests are gone by ops[marks[n]].
+    marks: tuple[int, ...] = ()
+    per_cycle: int = 0  # guests
 
     @property
     def allocs(self) -> int:
         return sum(op.alloc for op in self.ops)
+
+
+@dataclass(frozen=True)
+class GuestResult:
+    """A guest trace on one tree: what each guest created and destroyed
+    costs, from the guest stage's start on.  Pages are 4 KiB."""
+
+    variant: str
+    workload: str
+    guests: int  # created and destroyed in all
+    per_cycle: int
+    held_per_guest: float  # xenheap pages at the peak of a cycle, per guest then alive
+    waste_per_guest: float  # of those, pages beyond each request rounded up to pages
+    va_per_guest: float  # vmap pages at the peak, one guard each, per guest alive
+    pte_writes_per_guest: float
+    tlb_flushes_per_guest: float
+    full_flushes_per_guest: float
+    kept: int  # pages held after the last cycle beyond those after the first
 
 
 @dataclass(frozen=True)
@@ -138,6 +164,7 @@ class Report:
     variants: tuple[str, ...]
     workloads: list[tuple[str, str]]  # (name, about)
     results: list[Result] = field(default_factory=list)
+    guests: list[GuestResult] = field(default_factory=list)
     scan: list[ScanPoint] = field(default_factory=list)
     conv: list[ConvCost] = field(default_factory=list)
     digests: dict[str, str] = field(default_factory=dict)  # variant: its code's digest
@@ -153,7 +180,8 @@ class Report:
         return json.dumps({"xen": self.xen, "baseline": self.baseline, "quick": self.quick,
                            "variants": list(self.variants),
                            "workloads": [{"name": n, "about": a} for n, a in self.workloads],
-                           "results": rows(self.results), "scan": rows(self.scan),
+                           "results": rows(self.results), "guests": rows(self.guests),
+                           "scan": rows(self.scan),
                            "scan_patterns": [dict(vars(p)) for p in SCAN_PATTERNS],
                            "conv": rows(self.conv), "digests": self.digests},
                           indent=1) + "\n"
@@ -162,15 +190,28 @@ class Report:
 # Workloads.
 
 def trace_workload(path: Path) -> Workload:
-    """A recorded boot: ["alloc", size, align, va, caller], ["free", va, ...]."""
+    """A recorded trace (see gen.trace.Trace): a boot's xmalloc()s, or a
+    guest trace's every xenheap call with the guest stage's marks."""
     data = json.loads(path.read_text())
-    ops, live = [], {}
+    ops, live, marks = [], {}, []
     for k, event in enumerate(data["events"]):
-        if event[0] == "alloc":
-            live[event[3]] = k
+        kind = event[0]
+        if kind == "alloc":
+            live[event[3]] = (k, None)
             ops.append(Op(True, k, int(event[1]), int(event[2])))
+        elif kind == "xheap-alloc":
+            live[event[2]] = (k, int(event[1]))
+            ops.append(Op(True, k, order=int(event[1])))
+        elif kind == "mark":
+            marks.append(len(ops))
         elif event[1] in live:
-            ops.append(Op(False, live.pop(event[1])))
+            key, order = live.pop(event[1])
+            ops.append(Op(False, key, order=order))
+    if data.get("guests"):
+        return Workload(f"guests-{data['smp']}x{data['vcpus']}",
+                        f"{data['cycles']} cycles of {data['guests']} PV guests of "
+                        f"{data['vcpus']} vCPUs, {data['smp']} CPUs (Xen {data['xen']}, "
+                        f"{path.name})", tuple(ops), tuple(marks), data["guests"])
     return Workload(f"boot-{data['smp']}x{data['memory']}",
                     f"boot to dom0, {data['smp']} CPUs, {data['memory']} MiB "
                     f"(Xen {data['xen']}, {path.name})", tuple(ops))
@@ -232,13 +273,14 @@ def synthetic(n: int) -> list[Workload]:
     ]
 
 
-def workloads(traces: Path, n: int) -> list[Workload]:
-    found = sorted(traces.glob("*.json"))
+def workloads(traces: Path, n: int) -> tuple[list[Workload], list[Workload]]:
+    """The boot traces and synthetic mixes, and the guest traces."""
+    found = [trace_workload(p) for p in sorted(traces.glob("*.json"))]
     if not found:
         raise GenError(f"no traces in {traces}",
                        hint="record them with 'python -m gen bench --record', or pass "
                             "--traces DIR")
-    return [*(trace_workload(p) for p in found), *synthetic(n)]
+    return [*(w for w in found if not w.marks), *synthetic(n)], [w for w in found if w.marks]
 
 
 # The simulated machine (gen.sim), as the bench uses it.
@@ -298,16 +340,8 @@ def replay(h: Harness, variant: str, w: Workload) -> Result:
         live: dict[int, tuple[int, int]] = {}  # key -> (va, size)
         held = floor = held_peak = floor_peak = frees = 0
         for op in w.ops:
-            if op.alloc:
-                va = xmalloc(m, op.size, op.align)
-                live[op.key] = (va, op.size)
-                floor += -(-op.size // PAGE)
-            else:
-                va, size = live.pop(op.key)
-                m.h.xfree(m.ptr(va))
-                floor -= -(-size // PAGE)
-                frees += 1
-            held += held_delta(m)
+            dh, df = apply(m, op, live)
+            held, floor, frees = held + dh, floor + df, frees + (not op.alloc)
             held_peak, floor_peak = max(held_peak, held), max(floor_peak, floor)
         if held != int(h.ram_xenheap_pages()) - xenheap0:
             raise GenError(f"{variant}/{w.name}: xmalloc's log and the frame table "
@@ -324,6 +358,69 @@ def replay(h: Harness, variant: str, w: Workload) -> Result:
                       round(delta["H_TLB_FLUSH_ALL"] / ops, 2),
                       round(delta["H_BITOP_CALLS"] / allocs, 1),
                       round(delta["H_BITMAP_WORDS"] / allocs, 1))
+    except XenTrap as e:
+        raise GenError(f"{variant}/{w.name}: the harness trapped: {e}") from e
+    finally:
+        m.close()
+
+
+def apply(m: Sim, op: Op, live: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """Run one op; the change in held and floor pages."""
+    if op.order is None:
+        if op.alloc:
+            va = xmalloc(m, op.size, op.align)
+            live[op.key] = (va, op.size)
+            return held_delta(m), -(-op.size // PAGE)
+        va, size = live.pop(op.key)
+        m.h.xfree(m.ptr(va))
+        return held_delta(m), (-size) // PAGE
+    pages = 1 << op.order
+    if op.alloc:
+        va = m.addr(m.h.alloc_xenheap_pages(op.order, 0))
+        if not va:
+            raise GenError(f"alloc_xenheap_pages({op.order}) failed in the harness")
+        live[op.key] = (va, pages * PAGE)
+        return pages, pages
+    va, _ = live.pop(op.key)
+    m.h.free_xenheap_pages(m.ptr(va), op.order)
+    return -pages, -pages
+
+
+def replay_guests(h: Harness, variant: str, w: Workload) -> GuestResult:
+    """The guest stage of a guest trace, after its boot: the peak of each
+    cycle, and the PTE writes and flushes of all cycles, per guest."""
+    m = machine(h)
+    names = ("H_PTE_WRITES", "H_TLB_FLUSHES", "H_TLB_FLUSH_ALL")
+    try:
+        live: dict[int, tuple[int, int]] = {}
+        held = floor = 0
+        for op in w.ops[:w.marks[0]]:
+            dh, df = apply(m, op, live)
+            held, floor = held + dh, floor + df
+        held0, waste0, va0 = held, held - floor, va_use(bit_string(m))
+        before = {n: m.counter(n) for n in names}
+        peak_held = peak_waste = peak_va = 0
+        after: list[int] = []
+        for k, op in enumerate(w.ops[w.marks[0]:], start=w.marks[0]):
+            dh, df = apply(m, op, live)
+            held, floor = held + dh, floor + df
+            peak_held = max(peak_held, held - held0)
+            peak_waste = max(peak_waste, held - floor - waste0)
+            if op.alloc:
+                peak_va = max(peak_va, va_use(bit_string(m)) - va0)
+            if k + 1 in w.marks[1:]:
+                after.append(held)
+        cycles = len(w.marks) - 1
+        total = w.per_cycle * cycles
+        delta = {n: m.counter(n) - before[n] for n in names}
+        return GuestResult(variant, w.name, total, w.per_cycle,
+                           round(peak_held / w.per_cycle, 1),
+                           round(peak_waste / w.per_cycle, 1),
+                           round(peak_va / w.per_cycle, 1),
+                           round(delta["H_PTE_WRITES"] / total, 1),
+                           round(delta["H_TLB_FLUSHES"] / total, 1),
+                           round(delta["H_TLB_FLUSH_ALL"] / total, 1),
+                           after[-1] - after[0] if after else 0)
     except XenTrap as e:
         raise GenError(f"{variant}/{w.name}: the harness trapped: {e}") from e
     finally:
@@ -382,11 +479,13 @@ def conv_cost(h: Harness, variant: str, pages: int = 256, rounds: int = 1000,
 
 
 def run(harnesses: dict[str, Harness], report: Report, loads: list[Workload],
-        curve: dict[ScanPattern, tuple[int, ...]], say: Callable[[str], None]) -> Report:
+        guest_loads: list[Workload], curve: dict[ScanPattern, tuple[int, ...]],
+        say: Callable[[str], None]) -> Report:
     """Every measurement on every tree; upstream first."""
     for variant, h in harnesses.items():
-        say(f"{variant}: {len(loads)} workloads")
+        say(f"{variant}: {len(loads)} workloads, {len(guest_loads)} guest traces")
         report.results.extend(replay(h, variant, w) for w in loads)
+        report.guests.extend(replay_guests(h, variant, w) for w in guest_loads)
         if "xenheap-track" in h.traits:
             for pattern, points in curve.items():
                 say(f"{variant}: scan work, {pattern.name}, {', '.join(map(str, points))} "
@@ -426,7 +525,7 @@ def curve_points(quick: bool, say: Callable[[str], None]) -> dict[ScanPattern, t
 def measure(xen: Path | None, traces: Path, quick: bool,
             say: Callable[[str], None]) -> Report:
     """Build upstream and every variant from the tree, then measure all."""
-    loads = workloads(traces, QUICK_N if quick else SYNTHETIC_N)
+    loads, guest_loads = workloads(traces, QUICK_N if quick else SYNTHETIC_N)
     with xentree.opened(xen, progress=say) as tree, \
             tempfile.TemporaryDirectory(prefix="gen-bench-") as tmp:
         scratch = Path(tmp)
@@ -447,4 +546,4 @@ def measure(xen: Path | None, traces: Path, quick: bool,
         report = Report(baseline.probe(roots[UPSTREAM]).version_string, tree.baseline,
                         quick, tuple(roots), [(w.name, w.about) for w in loads],
                         digests=digests)
-        return run(harnesses, report, loads, curve_points(quick, say), say)
+        return run(harnesses, report, loads, guest_loads, curve_points(quick, say), say)

@@ -68,6 +68,48 @@ def flushes(report: Report, names: list[str]) -> list[str]:
     return [*out, ""]
 
 
+def per_guest(report: Report) -> list[str]:
+    """The running host: what each guest created and destroyed costs, and
+    the waste of 100 and 1000 guests at the measured rate."""
+    if not report.guests:
+        return []
+    out = wrap("A running host, per guest created and destroyed (the guest traces: "
+               "boot, then cycles of PV guests created, run and destroyed from dom0; "
+               "their xmalloc()s and every other xenheap allocation replayed): "
+               "xenheap pages at the peak of a cycle and, of those, waste beyond "
+               "page rounding; vmap pages (a guard each); PTE writes; TLB flushes "
+               "/ whole-TLB flushes.")
+    out += [""]
+    out.append(f"{'trace':<12}{'tree':<12}{'pages':>7}{'waste':>7}{'VA':>7}{'PTE':>7}"
+               f"{'flushes':>13}")
+    names = list(dict.fromkeys(g.workload for g in report.guests))
+    for name in names:
+        for k, v in enumerate(report.variants):
+            g = next(g for g in report.guests if g.workload == name and g.variant == v)
+            out.append(f"{name if k == 0 else '':<12}{v:<12}{g.held_per_guest:>7.1f}"
+                       f"{g.waste_per_guest:>7.1f}{g.va_per_guest:>7.1f}"
+                       f"{g.pte_writes_per_guest:>7.1f}"
+                       f"{f'{g.tlb_flushes_per_guest:.1f}/{g.full_flushes_per_guest:.1f}':>13}")
+    out += [""]
+    upstream = sum(g.kept for g in report.guests if g.variant == UPSTREAM)
+    for v in patched(report):
+        rows = [g for g in report.guests if g.variant == v]
+        worst = max(rows, key=lambda g: g.waste_per_guest)
+        kept = sum(g.kept for g in rows)
+        same = "as upstream" if kept == upstream else f"upstream {upstream}"
+        out += wrap(f"{v}: at most {worst.waste_per_guest:.1f} pages wasted per guest "
+                    f"({worst.workload}), so {kib(worst.waste_per_guest * 100)} for 100 "
+                    f"guests and {kib(worst.waste_per_guest * 1000)} for 1000; over "
+                    f"{sum(g.guests for g in rows)} guests, {kept} pages held after the "
+                    f"last cycle beyond the first ({same}).", "  ")
+    return [*out, ""]
+
+
+def kib(pages: float) -> str:
+    size = pages * 4
+    return f"{size / 1024:.1f} MiB" if size >= 1024 else f"{size:.0f} KiB"
+
+
 def table(report: Report) -> str:
     """The results as fixed-width text, at most WIDTH columns."""
     names = [n for n, _ in report.workloads]
@@ -92,6 +134,7 @@ def table(report: Report) -> str:
     for line in headline(report):
         out += wrap(line, "  ")
     out += [""]
+    out += per_guest(report)
     variants = patched(report)
     out += wrap(f"vmap at the end, {'/'.join(variants)}: VA pages taken (one guard page "
                 "each), free runs (2+ clear bits) and the largest; PTE writes per "

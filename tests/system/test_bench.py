@@ -136,6 +136,36 @@ def test_flushes(bench):
     assert "TLB flushes per xmalloc()/xfree()" in text
 
 
+def test_per_guest_costs_of_a_running_host(bench):
+    """The guest traces (boot, then cycles of PV guests): every tree holds
+    at least upstream's xenheap pages per guest, and keeps no more after
+    the last cycle than upstream does; on vmap each page costs VA with a
+    guard, PTE writes and flushes, which upstream's direct map does not;
+    split-vmap wastes nothing."""
+    rows = bench.data["guests"]
+    traces = {r["workload"] for r in rows}
+    assert {"guests-2x1", "guests-2x4", "guests-4x1", "guests-4x4"} <= traces
+    for name in traces:
+        got = {r["variant"]: r for r in rows if r["workload"] == name}
+        assert set(got) == set(TREES), name
+        up = got["upstream"]
+        assert up["held_per_guest"] > 0 and up["va_per_guest"] == 0, up
+        assert up["pte_writes_per_guest"] == up["tlb_flushes_per_guest"] == 0, up
+        for tree in VARIANTS:
+            r = got[tree]
+            # What the trace itself keeps (Xen warming up), no more.
+            assert r["guests"] == up["guests"] >= 9 and r["kept"] == up["kept"], r
+            assert r["held_per_guest"] >= up["held_per_guest"], r
+            assert r["va_per_guest"] > r["held_per_guest"], r  # a guard each
+            assert r["pte_writes_per_guest"] > 0 and r["tlb_flushes_per_guest"] > 0, r
+        assert got["split-vmap"]["waste_per_guest"] == 0
+        assert got["no-trim"]["waste_per_guest"] >= 0
+    text = (bench.out / "bench.txt").read_text()
+    assert "A running host, per guest created and destroyed" in text
+    for tree in VARIANTS:
+        assert f"{tree}: at most " in text and "(as upstream)" in text
+
+
 def scan(bench, tree: str, pattern: str) -> list[dict]:
     return sorted((p for p in bench.data["scan"]
                    if p["variant"] == tree and p["pattern"] == pattern),
