@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import lzma
+import os
 import shutil
 import subprocess
 import tempfile
@@ -119,7 +120,10 @@ def parts(cache: Path) -> Parts:
 
 
 def cpio(tree: Path) -> bytes:
-    """The directory as a gzipped newc archive, reproducibly."""
+    """The directory as a gzipped newc archive, reproducibly: the same files
+    give the same bytes, whenever they were written."""
+    for path in [tree, *tree.rglob("*")]:
+        os.utime(path, (0, 0), follow_symlinks=False)
     files = subprocess.run(["find", ".", "-print0"], cwd=tree, capture_output=True,
                            check=True).stdout
     names = b"\0".join(sorted(files.strip(b"\0").split(b"\0"))) + b"\0"

@@ -53,8 +53,10 @@ def test_a_hypervisor_that_leaks_a_xenheap_page_per_guest_fails_the_stage(xen_tr
     assert out.done and out.failure is None and len(out.cycles) == 2, result.reason
     assert result.exit_code == boot.EXIT_OK
     # ... but three pages go for good in every cycle, and the stage says so.
+    # (Xen may still be warming up in the second cycle: on plain 4.17.5,
+    # 4 kB more now and then.)
     assert not result.ok
     m = re.fullmatch(r"guests: leak: Dom heap free kB: (\d+) -> (\d+) after cycle 2",
                      result.reason)
     assert m, result.reason
-    assert int(m.group(1)) - int(m.group(2)) == 3 * 4
+    assert int(m.group(1)) - int(m.group(2)) >= 3 * 4

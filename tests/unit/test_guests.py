@@ -3,13 +3,15 @@ scripts it runs (rendered, and parsed by a POSIX shell)."""
 
 from __future__ import annotations
 
+import gzip
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from gen import guests
-from gen.dom0 import MARKER, MODULES
+from gen.dom0 import MARKER, MODULES, cpio
 from gen.render import Renderer
 from gen.toolstack import Toolstack
 
@@ -114,3 +116,20 @@ def test_the_scripts_are_shell(tmp_path):
                       "plan": None, "modules": MODULES, "tools": None}).render("dom0/init.j2")
     assert "xl" not in plain and MARKER in plain
     assert Path(tmp_path / "init.j2").stat().st_size > len(plain)
+
+
+def test_an_initramfs_is_the_same_bytes_whenever_its_files_were_written(tmp_path):
+    """Boots are reused by their dom0's initramfs, named by its bytes: the
+    same files written a second later must give the same archive."""
+    def archive(n: int) -> bytes:
+        tree = tmp_path / str(n)
+        (tree / "bin").mkdir(parents=True)
+        (tree / "init").write_text("#!/bin/sh\n")
+        (tree / "bin" / "sh").symlink_to("busybox")
+        return cpio(tree)
+
+    first = archive(1)
+    time.sleep(1.1)
+    assert archive(2) == first
+    # ., bin, bin/sh, init and the trailer
+    assert gzip.decompress(first).count(b"070701") == 5
