@@ -325,7 +325,7 @@ class Ladder:
                             f"code passed before)")
         if m.guests:
             step.detail += (f", each {m.guests.cycles} cycles of {m.guests.guests} PV guests "
-                            f"with counters flat after the first (toolstack: "
+                            f"with counters flat over the last (toolstack: "
                             f"{machine.toolstack})")
 
     # -- driver ------------------------------------------------------------

@@ -77,15 +77,15 @@ def test_check_passes_with_the_default_matrix(checked, xen_tree):
         assert b["ok"] and b["exit_code"] == 65
         assert "GEN-DOM0-MARKER" in log and "Building a PV Dom0" in log
         assert re.search(r"Brought up 2 CPUs", log)
-        # Every boot ran the guest stage: 2 cycles of 3 guests, each guest
+        # Every boot ran the guest stage: 3 cycles of 3 guests, each guest
         # reported in on its console, and the counters came back.
         g = b["guests"]
-        assert g["plan"]["guests"] == 3 and len(g["cycles"]) == 2, g
+        assert g["plan"]["guests"] == 3 and len(g["cycles"]) == 3, g
         assert len(re.findall(r"^GEN-GUESTS: cycle \d: 3 up, 2 shut down, 1 destroyed", log,
-                              re.M)) == 2
-        assert sorted(g["counters"]) == ["0", "1", "2"] and g["counters"]["1"] == \
-            g["counters"]["2"], g["counters"]
-        vmap = [k for k in g["counters"]["2"] if k.startswith("xenheap-vmap")]
+                              re.M)) == 3
+        assert sorted(g["counters"]) == ["0", "1", "2", "3"] and g["counters"]["2"] == \
+            g["counters"]["3"], g["counters"]
+        vmap = [k for k in g["counters"]["3"] if k.startswith("xenheap-vmap")]
         assert bool(vmap) == (b in on), (b["name"], vmap)
     # The second variant's control boots the same binaries with the same
     # dom0 as the first's, which passed: those boots are reused.
@@ -96,11 +96,12 @@ def test_check_passes_with_the_default_matrix(checked, xen_tree):
     # A build is announced, or said to be reused.
     assert re.search(r"^gen: build control \(debug\)(?: \.\.\.|: reused \(same source tree)",
                      run.stderr, re.M), run.stderr[-2000:]
-    assert re.search(r"^boot +ok +\S+ +\d+ boots with dom0 \S+, each 2 cycles of 3 PV guests "
-                     r"with counters flat after the first \(toolstack: Debian xen-utils-4\.17 ",
+    assert re.search(r"^boot +ok +\S+ +\d+ boots with dom0 \S+, each 3 cycles of 3 PV guests "
+                     r"with counters flat over the last \(toolstack: Debian xen-utils-4\.17 ",
                      run.stdout, re.M) or xen_tree.kind != "debian"
-    assert re.search(r"^series-debug-xpti-true-xenheap-vmap-on +pass +\S+ +2x3 guests in \S+, "
-                     r"\S+ s per cycle; 5 counters flat after cycle 1$", run.stdout, re.M), \
+    assert re.search(r"^series-debug-xpti-true-xenheap-vmap-on +pass +\S+ +3x3 guests in \S+, "
+                     r"\S+, \S+ s per cycle; 5 counters flat over the last cycle$", run.stdout,
+                     re.M), \
         run.stdout
 
 
@@ -120,7 +121,7 @@ def test_the_cover_letter_quotes_the_check_of_this_series_only(checked, xen_tree
         return (tmp / "out" / variant / "0000-cover-letter.patch").read_text()
 
     assert "Tested with `gen check` on this baseline" in cover()
-    assert "runs 2 cycles of 3 PV guests with the toolstack" in cover()
+    assert "runs 3 cycles of 3 PV guests with the toolstack" in cover()
     assert "domain destruction" not in cover()
     assert "Tested with" not in cover("--trailer", "Assisted-by: someone")
 

@@ -43,7 +43,7 @@ def log(doms: list[int], vmaps: list | None = None, done: bool = True) -> str:
 PLAN = guests.Plan(guests=3, cycles=3)
 
 
-def test_flat_counters_after_the_first_cycle_pass():
+def test_counters_flat_over_the_last_cycle_pass():
     text = log([1000, 992, 992, 992], [(10, 2, 10), (12, 3, 12), (12, 3, 12), (12, 3, 12)])
     assert guests.judge(PLAN, text) == ""
     out = guests.parse(text)
@@ -52,16 +52,23 @@ def test_flat_counters_after_the_first_cycle_pass():
                            "xenheap-vmap pages": 12, "xenheap-vmap allocations": 3,
                            "xenheap-vmap VA pages": 12}
     assert guests.summary(PLAN, text) == \
-        "3x3 guests in 12, 12, 12 s per cycle; 5 counters flat after cycle 1"
+        "3x3 guests in 12, 12, 12 s per cycle; 5 counters flat over the last cycle"
+
+
+def test_xen_may_warm_up_in_the_second_cycle():
+    """Measured on plain 4.17.5: 4 kB more in the second cycle, once."""
+    assert guests.judge(PLAN, log([1000, 992, 988, 988])) == ""
 
 
 @pytest.mark.parametrize("doms, vmaps, why", [
-    ([1000, 992, 980, 968], None, "Dom heap free kB: 992 -> 980 after cycle 2; "
-                                  "Dom heap free kB: 992 -> 968 after cycle 3"),
-    ([1000, 992, 992, 992], [(1, 1, 1), (2, 1, 2), (2, 1, 3), (2, 1, 2)],
-     "xenheap-vmap VA pages: 2 -> 3 after cycle 2"),
+    ([1000, 992, 980, 968], None, "Dom heap free kB: 980 -> 968 after cycle 3"),
+    ([1000, 992, 992, 992], [(1, 1, 1), (2, 1, 2), (2, 1, 2), (2, 1, 3)],
+     "xenheap-vmap VA pages: 2 -> 3 after cycle 3"),
+    ([1000, 992, 992, 992], [(1, 1, 1), (2, 1, 2), (2, 1, 2), (3, 2, 4)],
+     "xenheap-vmap pages: 2 -> 3 after cycle 3; xenheap-vmap allocations: 1 -> 2 after "
+     "cycle 3; xenheap-vmap VA pages: 2 -> 4 after cycle 3"),
 ])
-def test_a_counter_that_moves_after_the_first_cycle_is_a_leak(doms, vmaps, why):
+def test_a_counter_that_moves_in_the_last_cycle_is_a_leak(doms, vmaps, why):
     assert guests.judge(PLAN, log(doms, vmaps)) == f"guests: leak: {why}"
 
 
@@ -76,11 +83,10 @@ def test_a_failure_unfinished_cycles_or_missing_counters_fail():
 
 def test_a_plan_that_is_not_flat_does_not_judge_the_counters():
     plan = guests.Plan(guests=3, cycles=3, flat=False)
-    text = log([1000, 964, 952, 952])
+    text = log([1000, 964, 952, 940])
     assert guests.judge(plan, text) == ""
     assert guests.summary(plan, text).endswith("moved (not compared)")
-    assert guests.judge(PLAN, text) == "guests: leak: Dom heap free kB: 964 -> 952 after " \
-        "cycle 2; Dom heap free kB: 964 -> 952 after cycle 3"
+    assert guests.judge(PLAN, text) == "guests: leak: Dom heap free kB: 952 -> 940 after cycle 3"
 
 
 def test_one_cycle_compares_nothing():
