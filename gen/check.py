@@ -319,14 +319,14 @@ class Ladder:
                 step.quote = res.tail
                 raise Failed
         step.detail = f"{len(specs)} boots with dom0 {machine.version}"
-        reused = sum(b["reused"] for b in self.report.boots)
-        if reused:
-            step.detail += (f" ({reused} reused: the same hypervisor, dom0, command line and "
-                            f"code passed before)")
         if m.guests:
             step.detail += (f", each {m.guests.cycles} cycles of {m.guests.guests} PV guests "
                             f"with counters flat over the last (toolstack: "
                             f"{machine.toolstack})")
+        reused = sum(b["reused"] for b in self.report.boots)
+        if reused:
+            step.detail += (f"; {reused} reused: the same hypervisor, dom0, command line and "
+                            f"code passed before")
 
     # -- driver ------------------------------------------------------------
 
