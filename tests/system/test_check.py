@@ -121,7 +121,7 @@ def test_the_cover_letter_quotes_the_check_of_this_series_only(checked, xen_tree
         return (tmp / "out" / variant / "0000-cover-letter.patch").read_text()
 
     assert "Tested with `gen check` on this baseline" in cover()
-    assert "runs 3 cycles of 3 PV guests with the toolstack" in cover()
+    assert "runs 3 cycles of 3 PV guests with a toolstack of the same\nrelease line" in cover()
     assert "domain destruction" not in cover()
     assert "Tested with" not in cover("--trailer", "Assisted-by: someone")
 
