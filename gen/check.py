@@ -52,6 +52,7 @@ class Matrix:
     bisect: bool = True  # build the first configuration after every patch
     guests: guests.Plan | None = field(default_factory=guests.Plan)  # in every boot
     fresh_boots: bool = False  # boot even what passed before with the same inputs
+    last: str = "boot"  # the last step to run (gen sweep stops earlier)
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -341,6 +342,10 @@ class Ladder:
         order: list[tuple[str, Callable[[], None]]] = [
             ("gates", self.gates), ("apply", self.apply), ("harness", self.harness),
             ("build", self.build), ("boot", self.boot)]
+        names = [name for name, _ in order]
+        for name in names[names.index(self.matrix.last) + 1:]:
+            self.steps[name].status, self.steps[name].detail = "skipped", "not asked for"
+        order = order[:names.index(self.matrix.last) + 1]
         # A fixed work directory: compiles repeat at the same
         # paths from run to run, so ccache serves them.  It is kept after the
         # run for inspection, and locked against a concurrent check.

@@ -71,8 +71,8 @@ def generate_parser() -> argparse.ArgumentParser:
         epilog="other commands: 'python -m gen list' shows the variants; "
                "'python -m gen check --variant NAME' proves a series (apply, build "
                "after every patch, boot dom0 under QEMU); 'python -m gen bench' measures "
-               "the variants; 'python -m gen push' pushes a generated series to a "
-               "remote's CI.")
+               "the variants; 'python -m gen sweep --xen CLONE' tries every release "
+               "line; 'python -m gen push' pushes a generated series to a remote's CI.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_generate_options(p)
     return p
@@ -275,6 +275,55 @@ def bench_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def sweep_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m gen sweep",
+        description="Try every release line as a baseline: for each ref of a xen.git "
+                    "clone, compare the tree's features with its line's record, then "
+                    "generate both variants, git am them and run the harness against the "
+                    "patched tree (gen check's first steps). Prints a table of ref x "
+                    "variant x step, writes it and sweep.json to DIR, and exits non-zero "
+                    "if any cell failed.")
+    p.add_argument("--xen", type=Path, required=True, metavar="CLONE",
+                   help="a xen.git clone with the release tags")
+    p.add_argument("--refs", metavar="PATTERN",
+                   help="a glob over the clone's tags, e.g. 'RELEASE-4.20.*'; 'HEAD' "
+                        "matches the checkout (default: the newest tag of every release "
+                        "line from 4.17 on, and HEAD)")
+    p.add_argument("--build", action="store_true",
+                   help="also build the control and the last patch (x86, debug)")
+    p.add_argument("--boot", action="store_true",
+                   help="also boot that build, the option on and off, with the guest "
+                        "stage (implies --build)")
+    p.add_argument("-o", "--output", type=Path, default=Path("out/sweep"), metavar="DIR",
+                   help="the series, check reports and sweep.{txt,json} go here "
+                        "(default: out/sweep)")
+    p.add_argument("-j", "--jobs", type=inputs.positive_int, metavar="N",
+                   help="parallel make jobs (default: all CPUs)")
+    return p
+
+
+def cmd_sweep(argv: list[str]) -> int:
+    from gen import sweep, xentree
+
+    args = sweep_parser().parse_args(argv)
+    with xentree.opened(args.xen, progress=lambda _msg: None) as tree:
+        if tree.kind != "clone":
+            raise GenError(f"--xen {args.xen} is not a git clone: the sweep checks out "
+                           f"its tags")
+    if args.output.exists() and not (args.output / "sweep.json").is_file():
+        raise GenError(f"{args.output} exists and holds no earlier sweep",
+                       hint="pick another -o DIR; gen sweep replaces only its own output")
+    inputs.writable_dir(args.output, "-o")
+    refs = sweep.refs_of(git.Repo(tree.repo), args.refs)
+    last = "boot" if args.boot else "build" if args.build else "harness"
+    rows = sweep.sweep(tree.repo, refs, args.output, last, args.jobs)
+    js, txt = sweep.write(rows, args.output)
+    print(txt.read_text(), end="")
+    print(f"gen: wrote {txt} and {js}", file=sys.stderr)
+    return 0 if all(r.ok for r in rows) else 1
+
+
 def make_request(args: argparse.Namespace, argv: list[str], command: str):
     from gen import pipeline
 
@@ -345,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_bench(argv[1:])
         if argv and argv[0] == "push":
             return cmd_push(argv[1:])
+        if argv and argv[0] == "sweep":
+            return cmd_sweep(argv[1:])
         return cmd_generate(argv)
     except GenError as e:
         print(f"gen: error: {e}", file=sys.stderr)

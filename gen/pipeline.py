@@ -63,6 +63,7 @@ class Request:
     date: str | None = None  # git date; None means now
     in_reply_to: str | None = None  # the previous version's cover letter
     command: str = "python -m gen"
+    record: bool = True  # record the version in a clone (postings.py); gen sweep does not
 
     @property
     def dest(self) -> Path:
@@ -233,7 +234,7 @@ def publish_series(req: Request, tree: xentree.XenTree, built: Built, staged: Pa
     """Stage 5: the formatted mails put in place at once, and the version
     recorded in a clone (postings.py)."""
     publish.install(staged, req.dest, req.force)
-    if tree.kind == "clone":
+    if tree.kind == "clone" and req.record:
         posting = postings.record(tree.repo, built.repo, built.branch, tree.baseline,
                                   req.variant.name, req.reroll)
         log(f"recorded as {posting.ref} (and {posting.ref}-base) in {tree.repo}")

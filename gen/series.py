@@ -8,14 +8,26 @@ error that names it.
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gen import cedit
-from gen.baseline import Baseline
+from gen.baseline import FEATURES, Baseline
 from gen.cedit import Kind
-from gen.errors import AnchorError
+from gen.errors import AnchorError, GenError
+from gen.render import TEMPLATES
+
+FEATURE_NAMES = frozenset(f.name for f in FEATURES)
+
+
+class Where(enum.Enum):
+    """Where a Hook or Lines puts its text, relative to its anchor line."""
+
+    AFTER = "after"
+    BEFORE = "before"
+    REPLACE = "replace"
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,17 @@ class Edit:
     # A baseline feature the edit needs ("name"), or must not have
     # ("!name"): the same change, anchored differently in other trees.
     when: str | None = None
+
+    def __post_init__(self) -> None:
+        # The model is checked when it is built (variants.py, at import),
+        # not when some tree first renders the edit.
+        where = getattr(self, "where", Where.AFTER)  # for the edits that have one
+        if not isinstance(where, Where):
+            raise GenError(f"{self.path}: {self.template or 'an edit'}: where={where!r} is "
+                           f"not a Where", hint="use Where.AFTER, Where.BEFORE or Where.REPLACE")
+        if self.when is not None and self.when.removeprefix("!") not in FEATURE_NAMES:
+            raise GenError(f"{self.describe()}: when={self.when!r} names no baseline "
+                           f"feature", hint="known features: " + ", ".join(sorted(FEATURE_NAMES)))
 
     def applies(self, base: Baseline) -> bool:
         if self.when is None:
@@ -128,13 +151,12 @@ class Replace(Edit):
 class Hook(Edit):
     """A few lines inside an existing function, next to one anchor line.
 
-    `match` must match exactly one line of the function; `where` is
-    "after", "before" or "replace".
+    `match` must match exactly one line of the function.
     """
 
     function: str
     match: str
-    where: str = "after"
+    where: Where = Where.AFTER
     cond: str | None = None  # the function's #if condition, as for Anchor
 
     def apply(self, src: str, text: str) -> Applied:
@@ -164,14 +186,14 @@ class Hook(Edit):
             indent += "    "
         text = "".join(indent + line if line.strip() and not line.startswith("#")
                        else line for line in text.splitlines(keepends=True))
-        if self.where == "before":
+        if self.where is Where.BEFORE:
             return Applied(src[:pos] + text + src[pos:], pos, text)
-        if self.where == "after":
+        if self.where is Where.AFTER:
             return Applied(src[:end] + text + src[end:], end, text)
         return Applied(src[:pos] + text + src[end:], pos, text)
 
     def describe(self) -> str:
-        return (f"{self.path}: {self.template} {self.where} /{self.match}/ "
+        return (f"{self.path}: {self.template} {self.where.value} /{self.match}/ "
                 f"in {self.function}()")
 
 
@@ -202,10 +224,10 @@ class NewFile(Edit):
 @dataclass(frozen=True, kw_only=True)
 class Lines(Edit):
     """Lines next to the one line of a non-C file (a Makefile, say) that
-    matches `match`; `where` is "after", "before" or "replace"."""
+    matches `match`."""
 
     match: str
-    where: str = "after"
+    where: Where = Where.AFTER
 
     def apply(self, src: str, text: str) -> Applied:
         lines = src.splitlines(keepends=True)
@@ -215,14 +237,14 @@ class Lines(Edit):
                               f"{self.path}, expected 1")
         pos = sum(len(x) for x in lines[:hits[0]])
         end = pos + len(lines[hits[0]])
-        if self.where == "before":
+        if self.where is Where.BEFORE:
             return Applied(src[:pos] + text + src[pos:], pos)
-        if self.where == "after":
+        if self.where is Where.AFTER:
             return Applied(src[:end] + text + src[end:], end)
         return Applied(src[:pos] + text + src[end:], pos)
 
     def describe(self) -> str:
-        return f"{self.path}: {self.template} {self.where} /{self.match}/"
+        return f"{self.path}: {self.template} {self.where.value} /{self.match}/"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -337,6 +359,11 @@ class Patch:
     kconfig: tuple[str, ...] = ()  # options this patch adds, for the ladder
     trailers: tuple[tuple[str, str], ...] = ()  # such as Fixes:, before the user's
     applies: Callable[[Baseline], bool] = field(default=lambda _b: True)
+
+    def __post_init__(self) -> None:
+        for template in (self.message, *(e.template for e in self.edits if e.template)):
+            if not (TEMPLATES / template).is_file():
+                raise GenError(f"patch {self.slug}: no template {template} in {TEMPLATES}")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 from gen import baseline, boot, build, dom0, guests, progress, splice, toolstack, xentree
 from gen.errors import GenError
 from gen.render import Features, Renderer
-from gen.series import Hook, Patch
+from gen.series import Hook, Patch, Where
 
 TRACE_PATCH = Patch(
     slug="trace",
@@ -33,16 +33,16 @@ TRACE_PATCH = Patch(
     message="msg/trace.txt.j2",
     edits=(
         Hook(path="xen/common/xmalloc_tlsf.c", template="c/trace/xmalloc.c.j2",
-             function="_xmalloc", match=r"^\s+return xmalloc_whole_pages\(", where="replace"),
+             function="_xmalloc", match=r"^\s+return xmalloc_whole_pages\(", where=Where.REPLACE),
         Hook(path="xen/common/xmalloc_tlsf.c", template="c/trace/xfree.c.j2",
              function="xfree", match=r"^\s+unsigned int i, order = get_order_from_pages",
-             where="after"),
+             where=Where.AFTER),
         Hook(path="xen/common/page_alloc.c", template="c/trace/xheap-alloc.c.j2",
              function="alloc_xenheap_pages", cond="!CONFIG_SEPARATE_XENHEAP",
-             match=r"^\s+return page_to_virt\(pg\);$", where="before"),
+             match=r"^\s+return page_to_virt\(pg\);$", where=Where.BEFORE),
         Hook(path="xen/common/page_alloc.c", template="c/trace/xheap-free.c.j2",
              function="free_xenheap_pages", cond="!CONFIG_SEPARATE_XENHEAP",
-             match=r"^\s+pg = virt_to_page\(v\);$", where="before"),
+             match=r"^\s+pg = virt_to_page\(v\);$", where=Where.BEFORE),
     ),
 )
 # Callers of alloc_xenheap_pages()/free_xenheap_pages() in xmalloc()'s

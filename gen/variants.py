@@ -22,6 +22,7 @@ from gen.series import (
     Sub,
     TextAfter,
     Variant,
+    Where,
     decl,
     fn,
     macro,
@@ -48,7 +49,7 @@ VMAP_ALIGNED = Patch(
     message="msg/vmap-aligned.txt.j2",
     edits=(
         InsertBefore(path=VMAP_C, template="c/vmap/vm_hint.c.j2", anchor=fn("vm_alloc")),
-        Hook(path=VMAP_C, function="vm_alloc", where="replace",
+        Hook(path=VMAP_C, function="vm_alloc", where=Where.REPLACE,
              match=r"for \( start = vm_low\[t\]; start < vm_top\[t\]; \)",
              template="c/vmap/vm_hint-scan.c.j2"),
         Hook(path=VMAP_C, function="vm_alloc", template="c/vmap/vm_hint-alloc.c.j2",
@@ -86,12 +87,13 @@ XENHEAP_TRACK = Patch(
               match=r"^\tselect HAS_VPCI if HVM$"),
         NewFile(path=XH_H, template=C + "xenheap-vmap-api.h.j2"),
         Lines(path="xen/arch/x86/Makefile", template=C + "makefile.j2",
-              match=r"^obj-y \+= xstate\.o$", where="before"),
+              match=r"^obj-y \+= xstate\.o$", where=Where.BEFORE),
         Lines(path="xen/arch/x86/include/asm/config.h", template=C + "layout.j2",
-              match=r"^ \*  0xffff82d080000000 - 0xffff82dfffffffff \[62GB, ", where="replace"),
+              match=r"^ \*  0xffff82d080000000 - 0xffff82dfffffffff \[62GB, ",
+              where=Where.REPLACE),
         Lines(path="xen/arch/x86/include/asm/config.h", template=C + "layout-bigmem.j2",
               match=r"^ \*  0xffff82d080000000 - 0xffff82ffffffffff \[190GB, ",
-              where="replace"),
+              where=Where.REPLACE),
         InsertAfter(path="xen/arch/x86/include/asm/config.h",
                     template=C + "layout-macros.h.j2", anchor=macro("XEN_VIRT_END")),
         NewFile(path=XV_H, template=C + "xenheap-vmap.h.j2"),
@@ -99,18 +101,19 @@ XENHEAP_TRACK = Patch(
         NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2"),
         Hook(path="xen/arch/x86/x86_64/mm.c", template=C + "hotadd.c.j2",
              function="extend_frame_table", match=r"^\s+while \( cidx < eidx \)$",
-             where="before"),
+             where=Where.BEFORE),
     ),
 )
 
 
 def _conversions(prefix: str, when: str) -> tuple[Hook, ...]:
-    """The hooks in x86's inline conversions, whose names differ by tree."""
+    """The hooks in x86's inline virt_to_page() and page_to_virt(), named
+    with a "__" prefix (under a wrapping macro) in older trees."""
     return (
         Hook(path=MM_H, function=f"{prefix}virt_to_page", when=when,
-             match=r"^\s+ASSERT\(va >= XEN_VIRT_START\);\n", where="replace"),
+             match=r"^\s+ASSERT\(va >= XEN_VIRT_START\);\n", where=Where.REPLACE),
         Hook(path=MM_H, template=C + "virt-to-page.c.j2", function=f"{prefix}virt_to_page",
-             when=when, where="replace",
+             when=when, where=Where.REPLACE,
              match=r"^\s+if \( va < XEN_VIRT_END \)\n\s+va \+= DIRECTMAP_VIRT_START - "
                    r"XEN_VIRT_START \+ xen_phys_start;\n"),
         Hook(path=MM_H, template=C + "page-to-virt-decl.c.j2", function=f"{prefix}page_to_virt",
@@ -118,10 +121,15 @@ def _conversions(prefix: str, when: str) -> tuple[Hook, ...]:
         Hook(path=MM_H, template=C + "page-to-virt.c.j2", function=f"{prefix}page_to_virt",
              when=when, match=r"ASSERT\(\(unsigned long\)pg - FRAMETABLE_VIRT_START < "
                               r"FRAMETABLE_SIZE\);"),
-        Hook(path=PAGE_H, template=C + "virt-to-maddr.c.j2", function=f"{prefix}virt_to_maddr",
-             when=when, match=r"BUILD_BUG_ON\(XEN_VIRT_END - XEN_VIRT_START != GB\(1\)\);",
-             where="before"),
     )
+
+
+def _virt_to_maddr(prefix: str, when: str) -> Hook:
+    """The hook in x86's inline virt_to_maddr(), renamed as the others were
+    but in another release."""
+    return Hook(path=PAGE_H, template=C + "virt-to-maddr.c.j2", function=f"{prefix}virt_to_maddr",
+                when=when, where=Where.BEFORE,
+                match=r"BUILD_BUG_ON\(XEN_VIRT_END - XEN_VIRT_START != GB\(1\)\);")
 
 
 XENHEAP_CONV = Patch(
@@ -132,8 +140,10 @@ XENHEAP_CONV = Patch(
         NewFile(path=XH_H, template=C + "xenheap-vmap-api.h.j2", grows=True),
         NewFile(path=XV_H, template=C + "xenheap-vmap.h.j2", grows=True),
         NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2", grows=True),
-        *_conversions("__", "x86_underscore_conversions"),
-        *_conversions("", "!x86_underscore_conversions"),
+        *_conversions("__", "x86_page_conv_underscored"),
+        *_conversions("", "!x86_page_conv_underscored"),
+        _virt_to_maddr("__", "x86_maddr_conv_underscored"),
+        _virt_to_maddr("", "!x86_maddr_conv_underscored"),
         Lines(path=PAGE_H, template=C + "pdx-note.h.j2",
               match=r"therefore don't need to handle the XEN_VIRT_\{START,END\} range\.$"),
         Replace(path=PAGE_H, template=C + "virt-to-pdx.h.j2", anchor=macro("virt_to_pdx")),
@@ -148,7 +158,7 @@ PERDOMAIN_MAP = Patch(
     edits=(
         Hook(path="xen/arch/x86/mm.c", template=C + "perdomain.c.j2",
              function="create_perdomain_mapping", match=r"^\s+pg = virt_to_page\(l1tab\);$"),
-        Hook(path="xen/arch/x86/mm.c", function="create_perdomain_mapping", where="replace",
+        Hook(path="xen/arch/x86/mm.c", function="create_perdomain_mapping", where=Where.REPLACE,
              match=r"^\s+/\* Note that this is a no-op for the alloc_xenheap_page\(\) "
                    r"case\. \*/\n"),
     ),
@@ -162,16 +172,17 @@ XPTI_DIRECTMAP = Patch(
         Lines(path="xen/include/xen/mm.h", template=C + "memf-directmap.h.j2",
               match=r"^#define  MEMF_no_scrub "),
         Hook(path="xen/arch/x86/percpu.c", template=C + "percpu-x86.c.j2",
-             function="init_percpu_area", when="!percpu_common", where="replace",
+             function="init_percpu_area", when="!percpu_common", where=Where.REPLACE,
              match=r"if \( \(p = alloc_xenheap_pages\(PERCPU_ORDER, 0\)\) == NULL \)"),
         Hook(path="xen/common/percpu.c", template=C + "percpu-common.c.j2",
-             function="init_percpu_area", when="percpu_common", where="replace",
-             match=r"if \( \(p = alloc_xenheap_pages\(PERCPU_ORDER, memflags\)\) == NULL \)"),
+             function="init_percpu_area", when="percpu_common", where=Where.REPLACE,
+             match=r"if \( \(p = alloc_xenheap_pages\(PERCPU_ORDER, (?:0|memflags)\)\) "
+                   r"== NULL \)"),
         Hook(path="xen/arch/x86/smpboot.c", template=C + "root-pgt.c.j2",
              function="setup_cpu_root_pgt", match=r"^\s+rpt = alloc_xenheap_page\(\);$",
-             where="replace"),
+             where=Where.REPLACE),
         Hook(path="xen/arch/x86/smpboot.c", template=C + "stack.c.j2",
-             function="cpu_alloc_stack", where="replace",
+             function="cpu_alloc_stack", where=Where.REPLACE,
              match=r"^\s+stack = alloc_xenheap_pages\(STACK_ORDER, memflags\);$"),
         Sub(path="xen/arch/x86/smpboot.c", function="cpu_smpboot_alloc",
             pattern=r"(idt_tables\[cpu\]|per_cpu\(idt, cpu\)) = "
@@ -200,11 +211,11 @@ XFREE_CHECK = Patch(
     edits=(
         Hook(path=XMALLOC_C, template=C + "xfree-head.c.j2", function="xfree",
              match=r"^\s+unsigned long size = PFN_ORDER\(virt_to_page\(p\)\);$",
-             where="replace"),
+             where=Where.REPLACE),
         Hook(path=XMALLOC_C, template=C + "xfree-check.c.j2", function="xfree",
              match=r"^\s+unsigned int i, order = get_order_from_pages\(size\);$"),
         Hook(path=XMALLOC_C, template=C + "xfree-clear.c.j2", function="xfree",
-             match=r"^\s+PFN_ORDER\(virt_to_page\(p\)\) = 0;$", where="replace"),
+             match=r"^\s+PFN_ORDER\(virt_to_page\(p\)\) = 0;$", where=Where.REPLACE),
     ),
 )
 
@@ -229,7 +240,7 @@ XMALLOC_NO_TRIM = Patch(
     edits=(
         Include(path=XMALLOC_C, header="xen/xenheap-vmap.h"),
         Hook(path=XMALLOC_C, template=C + "no-trim.c.j2",
-             function="xmalloc_whole_pages", where="before",
+             function="xmalloc_whole_pages", where=Where.BEFORE,
              match=r"^\s+for \( p = res \+ PAGE_ALIGN\(size\), i = 0; i < order; \+\+i \)$"),
     ),
 )
@@ -244,13 +255,13 @@ XENHEAP_VMAP = Patch(
         InsertBefore(path=PAGE_ALLOC, template=C + "xenheap-vmap-fns.c.j2",
                      anchor=fn("alloc_xenheap_pages", XENHEAP_COND)),
         Hook(path=PAGE_ALLOC, template=C + "alloc-domheap.c.j2", function="alloc_xenheap_pages",
-             cond=XENHEAP_COND, where="replace",
+             cond=XENHEAP_COND, where=Where.REPLACE,
              match=r"^\s+pg = alloc_domheap_pages\(NULL, order, memflags \| MEMF_no_scrub\);$"),
         Hook(path=PAGE_ALLOC, template=C + "alloc-vmap.c.j2", function="alloc_xenheap_pages",
              cond=XENHEAP_COND,
              match=r"^\s+if \( unlikely\(pg == NULL\) \)\n\s+return NULL;$"),
         Hook(path=PAGE_ALLOC, template=C + "free-vunmap.c.j2", function="free_xenheap_pages",
-             cond=XENHEAP_COND, match=r"^\s+pg = virt_to_page\(v\);$", where="replace"),
+             cond=XENHEAP_COND, match=r"^\s+pg = virt_to_page\(v\);$", where=Where.REPLACE),
         Hook(path=PAGE_ALLOC, template=C + "key-m.c.j2", function="pagealloc_info",
              match=r'^\s+printk\("    Dom heap: '),
         InsertAfter(path=VMAP_C, template=C + "vm-used.c.j2", anchor=fn("vm_size")),
@@ -258,16 +269,16 @@ XENHEAP_VMAP = Patch(
         # The arrays are set up here, where they are first used.
         Hook(path="xen/arch/x86/setup.c", template=C + "setup-init.c.j2",
              function="__start_xen", match=r"^\s+bsp_stack = cpu_alloc_stack\(0\);",
-             where="before"),
+             where=Where.BEFORE),
         NewFile(path=XH_H, template=C + "xenheap-vmap-api.h.j2", grows=True),
         NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2", grows=True),
         Lines(path=KCONFIG, template=C + "kconfig-cmdline.j2",
               match=r"^\t  guard page per allocation\.$"),
         Lines(path="docs/misc/xen-command-line.pandoc", template=C + "doc.j2",
-              match=r"^### xenheap_megabytes ", where="before"),
+              match=r"^### xenheap_megabytes ", where=Where.BEFORE),
         ChangelogEntry(path="CHANGELOG.md", template=C + "changelog.j2"),
         Lines(path="SUPPORT.md", template=C + "support.j2",
-              match=r"^### Dynamic memory control$", where="before"),
+              match=r"^### Dynamic memory control$", where=Where.BEFORE),
     ),
 )
 
@@ -278,7 +289,7 @@ XENHEAP_REGION = Patch(
     edits=(
         Lines(path=VMAP_H, template=R + "enum.h.j2", match=r"^    VMAP_XEN,$"),
         Lines(path=VMAP_H, template=R + "vmap-h-ranges.j2", when="vmap_h_documented",
-              where="replace",
+              where=Where.REPLACE,
               match=r"^ \* Two ranges of linear address space are reserved for this purpose"),
         Lines(path=VMAP_H, template=R + "vmap-h-third.j2", when="vmap_h_documented",
               match=r"^ \* latter is used when loading livepatches and the former for"),
@@ -287,7 +298,7 @@ XENHEAP_REGION = Patch(
         Replace(path=VMAP_C, template=R + "vm_free.c.j2", anchor=fn("vm_free"),
                 shape=r"^static void vm_free\(const void \*va\)$"),
         InsertAfter(path=VMAP_C, template=R + "vunmap_xenheap.c.j2", anchor=fn("vunmap")),
-        Hook(path=VMAP_C, template=R + "vmap-undo.c.j2", function="__vmap", where="replace",
+        Hook(path=VMAP_C, template=R + "vmap-undo.c.j2", function="__vmap", where=Where.REPLACE,
              match=r"^\s+vunmap\(va\);$"),
         InsertAfter(path=VMAP_H, template=R + "vunmap_xenheap.h.j2", anchor=decl("vunmap")),
         Lines(path="xen/arch/x86/include/asm/config.h", template=R + "layout.j2",
@@ -295,7 +306,7 @@ XENHEAP_REGION = Patch(
         InsertAfter(path="xen/arch/x86/include/asm/config.h", template=R + "macros.h.j2",
                     anchor=macro("XENHEAP_VMAP_REV_END")),
         Hook(path="xen/arch/x86/mm.c", template=R + "virt-end.c.j2",
-             function="arch_vmap_virt_end", where="before",
+             function="arch_vmap_virt_end", where=Where.BEFORE,
              match=r"^\s+return fix_to_virt\(__end_of_fixed_addresses\);$"),
         NewFile(path=XH_H, template=C + "xenheap-vmap-api.h.j2", grows=True),
         NewFile(path=XV_C, template=C + "xenheap-vmap.c.j2", grows=True),

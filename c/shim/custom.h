@@ -40,7 +40,14 @@
 /* The tree's <xen/pdx.h>, on x86's PDX groups (2M of frame table). */
 #define PDX_GROUP_SHIFT      L2_PAGETABLE_SHIFT
 #define gcc11_wrap(x)        (x)
+#pragma GCC diagnostic push
+/*
+ * Xen builds without -Wextra: 4.20's stubs for !CONFIG_PDX_COMPRESSION
+ * ignore their parameters.
+ */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
 #include <xen/pdx.h>
+#pragma GCC diagnostic pop
 _Static_assert(PDX_GROUP_COUNT == SHIM_GROUP_FRAMES,
                "the shim's PDX groups are the tree's");
 extern unsigned long xen_phys_start;

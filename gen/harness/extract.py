@@ -45,14 +45,16 @@ TRAITS = {
 }
 
 
+# The baseline features the harness builds differently for.
+BASELINE_DEFINES = {"vmap_size": "H_HAVE_VMAP_SIZE", "xv_by_vm_size": "H_HAVE_XVFREE"}
+
+
 def defines_for(root: Path, traits: frozenset[str]) -> tuple[str, ...]:
     """H_HAVE_* and CONFIG_* for the series' traits and what the baseline
     has.  A trait that the tree does not bear out, either way, is an error:
     the harness is built from what the series declares, not from guesses."""
     base = baseline.probe(root)
-    have = [define for feature, define in (("vmap_size", "H_HAVE_VMAP_SIZE"),
-                                           ("xv_by_vm_size", "H_HAVE_XVFREE"))
-            if base.has(feature)]
+    have = [define for feature, define in BASELINE_DEFINES.items() if base.has(feature)]
     for slug, (rel, name, defines) in TRAITS.items():
         present = (root / rel).exists() and (name is None or declares(root / rel, name))
         if present != (slug in traits):

@@ -13,13 +13,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from gen import baseline, pipeline, xentree
+from gen import baseline, pipeline, style, xentree
 from gen.gitutil import Identity
 from gen.pipeline import template_context
 from gen.render import Renderer
-from gen.series import Variant
+from gen.series import NewFile, Variant
 from gen.variants import VARIANTS, VMAP_PARTIAL
 
 from ..conftest import FIXED_DATE, ROOT, TEST_EMAIL, TEST_NAME
@@ -27,19 +25,19 @@ from ..conftest import FIXED_DATE, ROOT, TEST_EMAIL, TEST_NAME
 GOLDEN = Path(__file__).resolve().parent / "data"
 UPDATE = os.environ.get("GEN_UPDATE_GOLDEN") == "1"
 
-# The feature sets of the two required baselines, as probed from them.
-FEATURE_SETS = {
-    "4.17.5": {"vmap_pte_attr": False, "vmap_size": False, "vmap_contig": False,
-               "vmap_ifdef": True, "vmap_h_documented": False, "vmap_boot_pages": False,
-               "x86_underscore_conversions": True, "ro_after_init": True,
-               "ro_after_init_sections": False, "percpu_common": False,
-               "xv_by_vm_size": False, "kconfig_has_vmap": False},
-    "staging": {"vmap_pte_attr": True, "vmap_size": True, "vmap_contig": True,
-                "vmap_ifdef": False, "vmap_h_documented": True, "vmap_boot_pages": True,
-                "x86_underscore_conversions": False, "ro_after_init": False,
-                "ro_after_init_sections": True, "percpu_common": True,
-                "xv_by_vm_size": True, "kconfig_has_vmap": True},
-}
+def feature_sets() -> dict[str, dict[str, bool]]:
+    """Each distinct feature set of the recorded release lines, named by
+    the lines that have it ("4.17+4.18")."""
+    named: dict[str, list[str]] = {}
+    sets: dict[str, dict[str, bool]] = {}
+    for line, features in baseline.RECORDED.items():
+        key = repr(sorted(features.items()))
+        named.setdefault(key, []).append(line)
+        sets[key] = features
+    return {"+".join(lines): sets[key] for key, lines in named.items()}
+
+
+FEATURE_SETS = feature_sets()
 
 
 def compare(path: Path, text: str) -> None:
@@ -52,18 +50,20 @@ def compare(path: Path, text: str) -> None:
 
 def test_feature_sets_cover_every_probe():
     names = {f.name for f in baseline.FEATURES}
-    assert all(set(fs) == names for fs in FEATURE_SETS.values())
+    assert all(set(fs) == names for fs in baseline.RECORDED.values())
 
 
-def test_real_baseline_matches_its_recorded_features(debian_tree, xen_root):
-    if debian_tree.repo != xen_root:
-        pytest.skip("only the Debian tree's features are recorded here")
-    assert baseline.probe(xen_root).features == FEATURE_SETS["4.17.5"]
+def test_real_baseline_matches_its_recorded_features(xen_root):
+    """The recorded set of the tree's line is what the tree has (Debian's
+    4.17.5 in CI; staging with GEN_TEST_STAGING; every line in `gen sweep`)."""
+    probed = baseline.probe(xen_root)
+    assert probed.features == baseline.RECORDED[probed.line]
 
 
 def rendered() -> dict[tuple[str, str], dict[tuple[str, str], str]]:
     """Every rendered message and hunk of every variant on every recorded
-    baseline: {(slug, file): {(baseline, variant): text}}."""
+    feature set, each C hunk style-checked: {(slug, file): {(set, variant):
+    text}}."""
     out: dict[tuple[str, str], dict[tuple[str, str], str]] = {}
     for fs_name, features in FEATURE_SETS.items():
         base = baseline.Baseline((4, 99), "", features)
@@ -76,7 +76,12 @@ def rendered() -> dict[tuple[str, str], dict[tuple[str, str], str]]:
                 for k, edit in enumerate(patch.edits, start=1):
                     if edit.template and edit.applies(base):
                         stem = Path(edit.template).name.removesuffix(".j2")
-                        texts[f"{k}-{stem}"] = step.render(edit.template)
+                        texts[f"{k}-{stem}"] = text = step.render(edit.template)
+                        if edit.path.endswith((".c", ".h")):
+                            # Each branch, on every line, to CODING_STYLE.
+                            new = isinstance(edit, NewFile) and not edit.grows
+                            assert not style.check(text, edit.path, new_file=new), \
+                                (fs_name, name, edit.template)
                 for file, text in texts.items():
                     out.setdefault((patch.slug, file), {})[fs_name, name] = text
     return out

@@ -13,14 +13,14 @@ import git
 
 from gen import baseline, boot, build, dom0, guests, splice, toolstack, xentree
 from gen.render import Features, Renderer
-from gen.series import Hook, Patch
+from gen.series import Hook, Patch, Where
 
 LEAK = Patch(
     slug="leak",
     subject="DEBUG: leak a xenheap page per domain",
     message="msg/trace.txt.j2",
     edits=(Hook(path="xen/common/domain.c", template="c/leak/domain-create.c.j2",
-                function="domain_create", where="before",
+                function="domain_create", where=Where.BEFORE,
                 match=r"^\s+if \( \(d = alloc_domain_struct\(\)\) == NULL \)"),),
 )
 

@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import json
 
-from gen.baseline import Baseline
+from gen.baseline import RECORDED, Baseline
 from gen.pipeline import template_context
 from gen.render import Renderer
 from gen.variants import VARIANTS
 
 from ..conftest import ROOT
-from ..golden.test_golden import FEATURE_SETS
 
 BENCH = json.loads((ROOT / "bench" / "results" / "bench.json").read_text())
 
 
 def message(slug: str) -> str:
     """slug's message on 4.17.5, where the bench ran, as one line."""
-    base = Baseline((4, 17), ".5", FEATURE_SETS["4.17.5"])
+    base = Baseline((4, 17), ".5", RECORDED["4.17"])
     var = VARIANTS["split-vmap"]
     patches = var.for_baseline(base)
     patch = next(p for p in patches if p.slug == slug)

@@ -1,9 +1,18 @@
-"""Each kind of edit: where it puts its text, and how it refuses."""
+"""Each kind of edit: where it puts its text, and how it refuses; and the
+model refusing a misspelt edit when it is built."""
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
 
 import pytest
 
-from gen.baseline import Baseline
-from gen.errors import AnchorError
+from gen import variants
+from gen.baseline import FEATURES, Baseline
+from gen.errors import AnchorError, GenError
+from gen.harness import extract
+from gen.render import TEMPLATES
 from gen.series import (
     Hook,
     Include,
@@ -11,9 +20,11 @@ from gen.series import (
     InsertBefore,
     Lines,
     NewFile,
+    Patch,
     Replace,
     Sub,
     TextAfter,
+    Where,
     decl,
     fn,
 )
@@ -55,9 +66,9 @@ def test_replace_takes_the_leading_comment_and_checks_shape():
 
 
 @pytest.mark.parametrize(("where", "expected"), [
-    ("before", "    g(x);\n    new();\n    h(x);\n"),
-    ("after", "    g(x);\n    h(x);\n    new();\n"),
-    ("replace", "    g(x);\n    new();\n}\n"),
+    (Where.BEFORE, "    g(x);\n    new();\n    h(x);\n"),
+    (Where.AFTER, "    g(x);\n    h(x);\n    new();\n"),
+    (Where.REPLACE, "    g(x);\n    new();\n}\n"),
 ])
 def test_hook_lines_inside_a_function(where, expected):
     edit = Hook(path="f.c", template="t", function="f", match=r"^\s+h\(x\);", where=where)
@@ -90,17 +101,17 @@ def test_new_file_and_text_blocks():
 
 def test_hook_anchor_with_leading_white_space_starts_at_its_line():
     src = "void f(void)\n{\n    a();\n\n    b();\n}\n"
-    edit = Hook(path="f.c", template="t", function="f", match=r"^\s+b\(\);", where="replace")
+    edit = Hook(path="f.c", template="t", function="f", match=r"^\s+b\(\);", where=Where.REPLACE)
     assert edit.apply(src, "c();\n").src == "void f(void)\n{\n    a();\n\n    c();\n}\n"
 
 
 def test_hook_text_takes_the_anchor_lines_indentation():
     src = "void f(void)\n{\n    if ( x )\n    {\n        g();\n    }\n}\n"
-    edit = Hook(path="f.c", template="t", function="f", match=r"g\(\);", where="after")
+    edit = Hook(path="f.c", template="t", function="f", match=r"g\(\);", where=Where.AFTER)
     out = edit.apply(src, "if ( y )\n    h();\n#ifdef X\nk();\n#endif\n")
     assert "        g();\n        if ( y )\n            h();\n#ifdef X\n        k();\n" \
            "#endif\n    }\n" in out.src
-    top = Hook(path="f.c", template="t", function="f", match=r"^\{$", where="after")
+    top = Hook(path="f.c", template="t", function="f", match=r"^\{$", where=Where.AFTER)
     assert "{\n    int v;\n    if ( x )" in top.apply(src, "int v;\n").src
 
 
@@ -138,6 +149,47 @@ def test_lines_and_growing_files_and_when():
     # A patch that says it rewrites a file must change it.
     with pytest.raises(AnchorError, match="changes nothing in this patch"):
         NewFile(path="n.c", template="t", grows=True).apply("x\n", "x\n\n")
-    base = Baseline((4, 99), "", {"f": True})
-    assert Lines(path="m", match="x", when="f").applies(base)
-    assert not Lines(path="m", match="x", when="!f").applies(base)
+    base = Baseline((4, 99), "", {"vmap_size": True})
+    assert Lines(path="m", match="x", when="vmap_size").applies(base)
+    assert not Lines(path="m", match="x", when="!vmap_size").applies(base)
+
+
+def test_an_edit_is_checked_when_it_is_built():
+    with pytest.raises(GenError, match=r"where='befor' is not a Where"):
+        Lines(path="m", template="t", match="x", where="befor")
+    with pytest.raises(GenError, match=r"when='!vmap_sized' names no baseline feature"):
+        Hook(path="f.c", template="t", function="f", match="x", when="!vmap_sized")
+    with pytest.raises(GenError, match=r"patch p: no template c/nowhere.c.j2"):
+        Patch(slug="p", subject="s", message="msg/vmap-partial.txt.j2",
+              edits=(Lines(path="m", template="c/nowhere.c.j2", match="x"),))
+
+
+@pytest.mark.parametrize(("good", "bad", "error"), [
+    ("where=Where.BEFORE", 'where="befor"', r"where='befor' is not a Where"),
+    ('when="percpu_common"', 'when="percpu_commom"', r"when='percpu_commom' names no"),
+    ('template=C + "stack.c.j2"', 'template=C + "stak.c.j2"',
+     r"patch xpti-directmap: no template c/xenheap/stak.c.j2"),
+])
+def test_a_misspelt_variants_module_does_not_import(tmp_path, good, bad, error):
+    """variants.py with one word misspelt fails at import, with a GenError
+    that names it: never later, on some tree, at render time."""
+    src = Path(variants.__file__).read_text()
+    assert src.count(good) >= 1
+    path = tmp_path / "variants_misspelt.py"
+    path.write_text(src.replace(good, bad, 1))
+    spec = importlib.util.spec_from_file_location("variants_misspelt", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    with pytest.raises(GenError, match=error):
+        spec.loader.exec_module(module)
+    sys.modules.pop("variants_misspelt", None)
+
+
+def test_every_feature_is_used():
+    """A feature that no edit's `when` and no template names is dead."""
+    whens = {e.when.removeprefix("!") for v in variants.VARIANTS.values() for p in v.patches
+             for e in p.edits if e.when}
+    texts = "".join(t.read_text() for t in TEMPLATES.rglob("*.j2"))
+    named = set(re.findall(r"\bfeat\.(\w+)", texts))
+    harness = set(extract.BASELINE_DEFINES)
+    assert {f.name for f in FEATURES} == whens | named | harness
