@@ -33,7 +33,7 @@ from gen import (
     xentree,
 )
 from gen.benchcache import cached_table
-from gen.errors import GenError
+from gen.errors import AnchorError, GenError
 from gen.gitutil import Identity, series_digest, user_identity
 from gen.render import Features, Renderer
 from gen.series import Patch, Variant
@@ -177,7 +177,12 @@ def build(variant: Variant, tree: xentree.XenTree, scratch: Path, author: Identi
     root = Path(repo.working_tree_dir or scratch)
     base = baseline.probe(root)
     patches = variant.for_baseline(base)
-    gated = gate(plan(variant, base, patches, lambda rel: splice.read(root / rel)))
+    try:
+        planned = plan(variant, base, patches, lambda rel: splice.read(root / rel))
+    except AnchorError as e:
+        e.hint = baseline.unsupported_hint(base)
+        raise
+    gated = gate(planned)
     commit_series(gated, repo, author, date, trailers, signer)
     return Built(tree, base, repo, branch, patches)
 

@@ -13,11 +13,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gen import cedit
+from gen import cedit, render
 from gen.baseline import FEATURES, Baseline
 from gen.cedit import Kind
 from gen.errors import AnchorError, GenError
-from gen.render import TEMPLATES
 
 FEATURE_NAMES = frozenset(f.name for f in FEATURES)
 
@@ -362,8 +361,9 @@ class Patch:
 
     def __post_init__(self) -> None:
         for template in (self.message, *(e.template for e in self.edits if e.template)):
-            if not (TEMPLATES / template).is_file():
-                raise GenError(f"patch {self.slug}: no template {template} in {TEMPLATES}")
+            if not (render.TEMPLATES / template).is_file():
+                raise GenError(f"patch {self.slug}: no template {template} in "
+                               f"{render.TEMPLATES}")
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,22 @@ def test_moved_anchor(gen_cli, clone, tmp_path):
     run = gen_cli("--variant", "split-vmap", "--xen", clone.working_tree_dir, "-o", "out")
     assert_clean_failure(run, tmp_path,
                          r"anchor function 'vunmap' not found in xen/common/vmap.c")
+    assert "hint: the tree has the features recorded for Xen 4.17, but its code has moved" \
+        in run.stderr
+
+
+def test_a_tree_between_the_recorded_lines_is_named_by_its_features(gen_cli, clone, tmp_path):
+    """virt_to_page() renamed as in 4.21, virt_to_maddr() not (as in 4.17):
+    the first anchor that fails is named, and the hint says which feature
+    sets the tree apart from the nearest recorded line."""
+    edit_file(clone, "xen/arch/x86/include/asm/mm.h",
+              "static inline struct page_info *__virt_to_page(const void *v)",
+              "static inline struct page_info *virt_to_page_inline(const void *v)")
+    run = gen_cli("--variant", "split-vmap", "--xen", clone.working_tree_dir, "-o", "out")
+    assert_clean_failure(run, tmp_path, r"anchor function 'virt_to_page' not found in "
+                                        r"xen/arch/x86/include/asm/mm\.h")
+    assert ("hint: the tree's features match no supported release line; the nearest, 4.17, "
+            "differs in x86_page_conv_underscored=False") in run.stderr
 
 
 def test_unknown_variant(gen_cli, tmp_path):
