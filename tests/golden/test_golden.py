@@ -89,15 +89,17 @@ def rendered() -> dict[tuple[str, str], dict[tuple[str, str], str]]:
 
 def golden_path(slug: str, file: str, where: tuple[str, str],
                 texts: dict[tuple[str, str], str]) -> Path:
-    """One golden file per distinct text: hunks/<slug>/ when every baseline
-    and variant renders it alike, hunks/<slug>/<baseline>/ when the
-    variants agree on that baseline, else hunks/<slug>/<baseline>/<variant>/."""
+    """One golden file per distinct text: hunks/<slug>/ when every feature
+    set and variant renders it alike, hunks/<slug>/<variant>/ when the
+    feature sets agree for that variant, hunks/<slug>/<set>/ when the
+    variants agree on that set, else hunks/<slug>/<set>/<variant>/."""
     fs_name, variant = where
     root = GOLDEN / "hunks" / slug
     if len(set(texts.values())) == 1:
         return root / file
-    same_fs = {t for (f, _v), t in texts.items() if f == fs_name}
-    if len(same_fs) == 1:
+    if len({t for (_f, v), t in texts.items() if v == variant}) == 1:
+        return root / variant / file
+    if len({t for (f, _v), t in texts.items() if f == fs_name}) == 1:
         return root / fs_name / file
     return root / fs_name / variant / file
 
