@@ -115,18 +115,19 @@ def files_of(root: Path) -> Reader:
     return read
 
 
+def differences(base: Baseline, line: str) -> list[str]:
+    """The features in which base differs from line's record, as name=value."""
+    return [f"{k}={v}" for k, v in base.features.items() if RECORDED[line].get(k) != v]
+
+
 def unsupported_hint(base: Baseline) -> str:
     """Why a tree whose anchors failed is not covered, by its features."""
-    if base.features == RECORDED.get(base.line):
+    if base.line in RECORDED and not differences(base, base.line):
         return (f"the tree has the features recorded for Xen {base.line}, but its code has "
                 f"moved or changed in a way that no feature covers")
-
-    def differ(line: str) -> list[str]:
-        return [f"{k}={v}" for k, v in base.features.items() if RECORDED[line][k] != v]
-
-    nearest = min(RECORDED, key=lambda line: len(differ(line)))
+    nearest = min(RECORDED, key=lambda line: len(differences(base, line)))
     return (f"the tree's features match no supported release line; the nearest, "
-            f"{nearest}, differs in {', '.join(differ(nearest))}")
+            f"{nearest}, differs in {', '.join(differences(base, nearest))}")
 
 
 def read_version(root: Path) -> tuple[tuple[int, int], str]:

@@ -69,10 +69,9 @@ def refs_of(repo: git.Repo, pattern: str | None) -> list[str]:
 
 
 def features_verdict(base: baseline.Baseline) -> str:
-    recorded = baseline.RECORDED.get(base.line)
-    if recorded is None:
+    if base.line not in baseline.RECORDED:
         return f"no recorded features for line {base.line}"
-    differ = [f"{k}={v}" for k, v in base.features.items() if recorded.get(k) != v]
+    differ = baseline.differences(base, base.line)
     return f"differs from {base.line}'s record: {', '.join(differ)}" if differ else "pass"
 
 
