@@ -1,8 +1,12 @@
-"""Boot Xen under QEMU (TCG) with a Debian PV dom0 (see dom0.py).
+"""Boot Xen under QEMU (TCG) with a Debian dom0 (see dom0.py): a PV dom0
+on x86-64, and on Arm64 QEMU's virt machine with Xen as its kernel and the
+dom0 kernel and initramfs as guest-loader modules.
 
 The initramfs's /init prints a marker, runs the guest stage if it has one
-(see guests.py), and leaves QEMU through isa-debug-exit, so exit code 65
-together with the marker, and nothing else, is a pass.
+(see guests.py), and leaves QEMU: through isa-debug-exit on x86, so exit
+code 65 together with the marker, and nothing else, is a pass; on Arm64 by
+powering dom0 off, which Xen turns into PSCI SYSTEM_OFF, exit code 0 after
+Xen says it halted.
 """
 
 from __future__ import annotations
@@ -28,11 +32,45 @@ DUMP_MARK = "*** Serial input to Xen"
 CODE = Path(__file__).resolve().parent.parent
 TOOLS = {"qemu-system-x86_64": "qemu-system-x86", "cpio": "cpio", "dpkg-deb": "dpkg"}
 
-# What a good boot prints, in order of appearance.
+
+@dataclass(frozen=True)
+class Platform:
+    """How one architecture boots under QEMU, and what its good boot prints
+    beyond what every good boot does."""
+
+    qemu: tuple[str, ...]  # the QEMU binary and its machine
+    package: str  # the Debian package of that binary
+    xen_cmdline: str
+    dom0_cmdline: str
+    exit_ok: int
+    required: tuple[tuple[str, str], ...]
+
+
+PLATFORMS = {
+    "x86_64": Platform(
+        ("qemu-system-x86_64", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"),
+        "qemu-system-x86", BASE_CMDLINE, DOM0_CMDLINE, EXIT_OK,
+        (("dom0-build", r"\(XEN\) \*\*\* Building a PV Dom0 \*\*\*"),)),
+    # virt with EL2 for Xen, GICv3, as Xen's own CI boots Arm64.
+    "arm64": Platform(
+        ("qemu-system-aarch64", "-machine", "virt,virtualization=on,gic-version=3",
+         "-cpu", "cortex-a57"),
+        "qemu-system-arm", "console=dtuart loglvl=all guest_loglvl=all dom0_mem=512M "
+        "bootscrub=false", "console=hvc0 earlycon=xen panic=1 quiet", 0,
+        (("dom0-build", r"\(XEN\) \*\*\* LOADING DOMAIN 0 \*\*\*"),
+         ("halted", r"\(XEN\) Hardware Dom0 halted: halting machine"))),
+}
+# Where guest-loader puts dom0's kernel and initramfs in the virt machine's
+# RAM (from 0x40000000): clear of Xen near its start and of the device tree,
+# which QEMU puts 128 MiB in (where Xen then cannot find a dom0 kernel), with
+# room for the kernel's 32 MiB Image below the initramfs.
+ARM_KERNEL_ADDR, ARM_INITRD_ADDR = 0x49000000, 0x4d000000
+
+# What a good boot prints, in order of appearance, with the platform's own
+# lines after the CPUs.
 REQUIRED = (
     ("banner", r"\(XEN\) Xen version \d+\.\d+"),
     ("cpus", r"\(XEN\) Brought up (\d+) CPUs"),
-    ("dom0-build", r"\(XEN\) \*\*\* Building a PV Dom0 \*\*\*"),
     ("init-freed", r"\(XEN\) Freed \d+kB init memory"),
     ("marker", MARKER),
 )
@@ -57,6 +95,11 @@ class BootSpec:
     memory: int = 2048
     timeout: int = 180
     expect: tuple[tuple[str, str], ...] = ()  # extra (name, regex) a pass needs
+    arch: str = "x86_64"
+
+    @property
+    def platform(self) -> Platform:
+        return PLATFORMS[self.arch]
 
 
 @dataclass
@@ -72,12 +115,17 @@ class BootResult:
 
 
 def qemu_command(spec: BootSpec, dom0: Dom0) -> list[str]:
-    cmdline = f"{BASE_CMDLINE} {spec.cmdline}".strip()
-    return ["qemu-system-x86_64", "-display", "none", "-no-reboot", "-serial", "stdio",
+    p = spec.platform
+    cmdline = f"{p.xen_cmdline} {spec.cmdline}".strip()
+    if spec.arch == "x86_64":
+        modules = ["-initrd", f"{dom0.kernel} {p.dom0_cmdline},{dom0.initrd}"]
+    else:
+        modules = ["-device", f"guest-loader,addr={ARM_KERNEL_ADDR:#x},kernel={dom0.kernel},"
+                              f"bootargs={p.dom0_cmdline}",
+                   "-device", f"guest-loader,addr={ARM_INITRD_ADDR:#x},initrd={dom0.initrd}"]
+    return [*p.qemu, "-display", "none", "-no-reboot", "-serial", "stdio",
             "-m", str(spec.memory), "-smp", str(spec.smp),
-            "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
-            "-kernel", str(spec.xen), "-append", cmdline,
-            "-initrd", f"{dom0.kernel} {DOM0_CMDLINE},{dom0.initrd}"]
+            "-kernel", str(spec.xen), "-append", cmdline, *modules]
 
 
 def judge(spec: BootSpec, text: str, exit_code: int | None,
@@ -89,7 +137,7 @@ def judge(spec: BootSpec, text: str, exit_code: int | None,
             return f"{name}: {m.group(0)}"
     if exit_code is None:
         return f"timeout after {spec.timeout}s"
-    missing = [name for name, pattern in REQUIRED + spec.expect
+    missing = [name for name, pattern in REQUIRED + spec.platform.required + spec.expect
                if not re.search(pattern, text)]
     cpus = re.search(r"Brought up (\d+) CPUs", text)
     if cpus and int(cpus.group(1)) != spec.smp:
@@ -100,8 +148,8 @@ def judge(spec: BootSpec, text: str, exit_code: int | None,
         why = guests.judge(plan, text)
         if why:
             return why
-    if exit_code != EXIT_OK:
-        return f"exit code {exit_code}, expected {EXIT_OK}"
+    if exit_code != spec.platform.exit_ok:
+        return f"exit code {exit_code}, expected {spec.platform.exit_ok}"
     return ""
 
 
@@ -124,8 +172,9 @@ def key(spec: BootSpec, dom0: Dom0) -> str:
     the code that boots and judges."""
     h = hashlib.sha256(spec.xen.read_bytes())
     h.update(repr((spec.cmdline, spec.smp, spec.memory, spec.timeout, spec.expect,
-                   dom0.kernel.parent.name, dom0.initrd.name, dom0.plan)).encode())
-    qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
+                   dom0.kernel.parent.name, dom0.initrd.name, dom0.plan, spec.platform))
+             .encode())
+    qemu = subprocess.run([spec.platform.qemu[0], "--version"], capture_output=True,
                           text=True, check=False)
     h.update(qemu.stdout.encode())
     for f in sorted([*CODE.glob("gen/boot.py"), *CODE.glob("gen/guests.py"),
@@ -143,9 +192,10 @@ def boot(spec: BootSpec, dom0: Dom0, log: Path, kept: Path | None = None) -> Boo
     if saved is not None and (saved / "boot.log").is_file():
         shutil.copyfile(saved / "boot.log", log)
         os.utime(saved)
-        if not judge(spec, log.read_text(), EXIT_OK, dom0.plan):
+        exit_ok = spec.platform.exit_ok
+        if not judge(spec, log.read_text(), exit_ok, dom0.plan):
             took = float((saved / "seconds").read_text())
-            return BootResult(spec, True, "pass", EXIT_OK, took, log, reused=True)
+            return BootResult(spec, True, "pass", exit_ok, took, log, reused=True)
     start = time.monotonic()
     with progress.running(f"boot {spec.name}"), log.open("wb") as out:
         proc = subprocess.Popen(qemu_command(spec, dom0), stdout=out,

@@ -1,4 +1,5 @@
-"""Build the hypervisor: defconfig plus options, incremental, with ccache.
+"""Build the hypervisor: defconfig plus options, incremental, with ccache,
+natively for x86-64 or with Debian's cross compilers for Arm64.
 
 Each build configuration has its own output directory (make O=...), so one
 source checkout serves several configurations and each stays incremental
@@ -31,6 +32,34 @@ TOOLS = {"gcc": "gcc", "make": "make", "ld": "binutils", "bison": "bison", "flex
 _DIAG = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+):(?:\d+:)? (?:fatal )?error: .*$", re.M)
 
 
+@dataclass(frozen=True)
+class Arch:
+    """A target architecture: Xen's XEN_TARGET_ARCH and the prefix of the
+    Debian cross toolchain that builds it ("" for the host's)."""
+
+    name: str
+    cross: str
+    package: str  # the Debian package of the compiler
+
+    @property
+    def tools(self) -> dict[str, str]:
+        return {f"{self.cross}gcc": self.package, f"{self.cross}ld": self.package}
+
+    def owns(self, path: str) -> bool:
+        """Whether a file of the tree is this architecture's own code."""
+        return path.startswith(f"xen/arch/{ARCH_DIRS[self.name]}/")
+
+    def foreign(self, path: str) -> bool:
+        """Whether a file is another architecture's own code, which this
+        architecture's build does not compile."""
+        return path.startswith("xen/arch/") and not self.owns(path)
+
+
+ARCHES = {"x86_64": Arch("x86_64", "", "gcc"),
+          "arm64": Arch("arm64", "aarch64-linux-gnu-", "gcc-aarch64-linux-gnu")}
+ARCH_DIRS = {"x86_64": "x86", "arm64": "arm"}
+
+
 def require_tools(tools: dict[str, str]) -> None:
     missing = sorted({pkg for tool, pkg in tools.items() if shutil.which(tool) is None})
     if missing:
@@ -41,10 +70,12 @@ def require_tools(tools: dict[str, str]) -> None:
 
 @dataclass(frozen=True)
 class BuildConfig:
-    """defconfig plus options, e.g. {"DEBUG": "y", "XENHEAP_VMAP": "y"}."""
+    """defconfig plus options, e.g. {"DEBUG": "y", "XENHEAP_VMAP": "y"}, for
+    one architecture."""
 
     name: str
     options: dict[str, str] = field(default_factory=dict)
+    arch: Arch = ARCHES["x86_64"]
 
 
 @dataclass(frozen=True)
@@ -91,15 +122,18 @@ class Builder:
         self.src, self.out, self.config, self.kept = src, out, config, kept
         self.jobs = jobs or os.cpu_count() or 1
         self.env = dict(os.environ, LC_ALL="C")
-        self.cc = "gcc"
+        self.cc = f"{config.arch.cross}gcc"
         if cache is not None and shutil.which("ccache"):
-            self.cc = "ccache gcc"
+            self.cc = f"ccache {self.cc}"
             # The ladder builds at fixed paths, so compiles repeat exactly
             # from one run to the next and hit the cache.
             self.env.update(CCACHE_DIR=str(cache), CCACHE_MAXSIZE="5G")
 
     def _make(self, log, *targets: str) -> int:
-        cmd = ["make", "-C", str(self.src / "xen"), f"O={self.out}", f"CC={self.cc}",
+        arch = self.config.arch
+        cross = [f"XEN_TARGET_ARCH={arch.name}", f"CROSS_COMPILE={arch.cross}"] \
+            if arch.cross else []
+        cmd = ["make", "-C", str(self.src / "xen"), f"O={self.out}", f"CC={self.cc}", *cross,
                "XEN_BUILD_PE=n", f"-j{self.jobs}", *targets]
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()
@@ -107,10 +141,12 @@ class Builder:
                               check=False).returncode
 
     def _key(self, tree: str) -> str:
+        arch = self.config.arch
         h = hashlib.sha256(f"{tree}\0{self.config.name}\0{sorted(self.config.options.items())}"
-                           .encode())
+                           f"\0{arch.name}".encode())
         h.update(Path(__file__).read_bytes())
-        for tool in (["gcc", "--version"], ["ld", "--version"], ["make", "--version"]):
+        for tool in ([f"{arch.cross}gcc", "--version"], [f"{arch.cross}ld", "--version"],
+                     ["make", "--version"]):
             h.update(subprocess.run(tool, capture_output=True, text=True, check=False)
                      .stdout.encode())
         return h.hexdigest()[:24]
@@ -124,7 +160,7 @@ class Builder:
         if kept and (kept / "xen").is_file():
             os.utime(kept)  # recently used: see prune()
             log_path.write_text(f"gen: reused the build of source tree {tree} "
-                                f"({self.config.name}) kept in {kept}\n"
+                                f"({self.label}) kept in {kept}\n"
                                 + (kept / "build.log").read_text(errors="replace"))
             progress.say(f"{label}: reused (same source tree built before)")
             return BuildResult(True, time.monotonic() - start, log_path, kept / "xen",
@@ -159,12 +195,21 @@ class Builder:
         return BuildResult(ok, time.monotonic() - start, log_path, binary if ok else None,
                            () if ok else compiler_errors(text))
 
+    @property
+    def label(self) -> str:
+        """The configuration as logs and the report name it: "debug", or
+        "debug, arm64" for a cross build."""
+        arch = self.config.arch
+        return self.config.name + (f", {arch.name}" if arch.cross else "")
+
     def _missing_options(self) -> list[str]:
         """Options the tree's Kconfig does not know (yet) are dropped by
-        olddefconfig; only those that exist at this commit must stick."""
+        olddefconfig; only those that exist at this commit, in common code
+        or this architecture's, must stick."""
         text = (self.out / ".config").read_text()
-        kconfig = "".join(p.read_text(errors="replace")
-                          for p in (self.src / "xen").rglob("Kconfig*"))
+        root = self.src / "xen"
+        kconfig = "".join(p.read_text(errors="replace") for p in root.rglob("Kconfig*")
+                          if not self.config.arch.foreign(p.relative_to(self.src).as_posix()))
         missing = []
         for name, value in self.config.options.items():
             if not re.search(rf"^\s*(menu)?config {name}$", kconfig, re.M):

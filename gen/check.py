@@ -53,10 +53,14 @@ class Matrix:
     guests: guests.Plan | None = field(default_factory=guests.Plan)  # in every boot
     fresh_boots: bool = False  # boot even what passed before with the same inputs
     last: str = "boot"  # the last step to run (gen sweep stops earlier)
+    # Cross builds: at the control, after each patch that the architecture
+    # compiles, and at the last patch.
+    arches: tuple[str, ...] = ("x86_64", "arm64")
 
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_OPTIONS = {"debug": {"DEBUG": "y"}, "release": {"DEBUG": "n"}}
+NATIVE = "x86_64"  # what the ladder boots
 
 
 class Failed(Exception):
@@ -210,59 +214,79 @@ class Ladder:
 
     def build(self) -> None:
         src = Path(self.repo.working_tree_dir or "")
-        options = {o: "y" for o in self.variant.kconfig}
         kept = self.cache / "check" / "builds"
         build.prune(kept)
+        bisect = self.matrix.builds[0]
         self.builders = {
-            name: build.Builder(src, self.work / f"build-{name}",
-                                build.BuildConfig(name, {**BUILD_OPTIONS[name], **options}),
-                                self.cache / "ccache", self.matrix.jobs, kept)
-            for name in self.matrix.builds}
+            (arch, name): build.Builder(
+                src, self.work / f"build-{name}{'' if arch == NATIVE else '-' + arch}",
+                build.BuildConfig(name, {**BUILD_OPTIONS[name],
+                                         **{o: "y" for o in self.variant.kconfig(arch)}},
+                                  build.ARCHES[arch]),
+                self.cache / "ccache", self.matrix.jobs, kept)
+            for arch in self.matrix.arches for name in self.matrix.builds}
         step = self.steps["build"]
-        self.control_binaries: dict[str, Path] = {}
-        self.series_binaries: dict[str, Path] = {}
+        self.control_binaries: dict[tuple[str, str], Path] = {}
+        self.series_binaries: dict[tuple[str, str], Path] = {}
         points = [("control", self.tree.baseline, "the unpatched baseline")]
         points += [(f"{k}/{len(self.commits)}", c, s)
                    for k, (c, s) in enumerate(zip(self.commits, self.subjects, strict=True),
                                               start=1)]
-        bisect = self.matrix.builds[0]
+        # Per architecture, the patches it compiles: those that touch a file
+        # outside every other architecture's own directory.
+        touching = {arch: 0 for arch in self.matrix.arches}
         for n, (label, commit, subject) in enumerate(points):
             ends = n in (0, len(points) - 1)
             if not ends and not self.matrix.bisect:
                 continue
+            files = self.repo.git.diff_tree("--no-commit-id", "--name-only", "-r",
+                                            commit).split() if n else []
             self.repo.git.checkout("-q", "--detach", commit)
-            for name, builder in self.builders.items():
-                if name != bisect and not ends:
+            for (arch, name), builder in self.builders.items():
+                compiles = not all(build.ARCHES[arch].foreign(f) for f in files)
+                if n and arch != NATIVE and compiles and name == bisect:
+                    touching[arch] += 1
+                if not ends and (name != bisect or (arch != NATIVE and not compiles)):
                     continue
-                log = self.logs / "build" / f"{label.replace('/', 'of')}-{name}.log"
+                tag = name if arch == NATIVE else f"{name}-{arch}"
+                log = self.logs / "build" / f"{label.replace('/', 'of')}-{tag}.log"
                 tree = self.repo.commit(commit).tree.hexsha
-                res = builder.build(log, f"build {label} ({name})", tree)
+                res = builder.build(log, f"build {label} ({builder.label})", tree)
                 self.report.builds.append({"point": label, "commit": commit, "tree": tree,
-                                           "config": name, "ok": res.ok,
+                                           "config": name, "arch": arch, "ok": res.ok,
                                            "seconds": round(res.seconds, 1),
                                            "reused": res.reused, "log": str(res.log)})
                 if not res.ok:
                     who = "the unpatched baseline (control): the environment, not the " \
                           "series, is at fault" if label == "control" else \
                           f"patch {label} '{subject}'"
-                    step.detail = f"{who} fails to build ({name}); log: {res.log}"
+                    step.detail = f"{who} fails to build ({builder.label}); log: {res.log}"
                     step.quote = list(res.errors)
                     raise Failed
                 if ends:  # the binaries that boot
                     boots = self.control_binaries if label == "control" else \
                         self.series_binaries
-                    boots[name] = self._keep(res.binary, f"xen-{label.replace('/', 'of')}-{name}")
+                    boots[arch, name] = self._keep(
+                        res.binary, f"xen-{label.replace('/', 'of')}-{tag}")
         others = [b for b in self.matrix.builds if b != bisect]
         reused = sum(b["reused"] for b in self.report.builds)
         reuse = (f"; {reused} of {len(self.report.builds)} reused from identical source "
                  f"trees built before" if reused else "")
         if not self.matrix.bisect:
             step.detail = (f"control and the last of {len(self.commits)} patches in "
-                           f"{', '.join(self.matrix.builds)} (--no-bisect)" + reuse)
+                           f"{', '.join(self.matrix.builds)} for "
+                           f"{', '.join(self.matrix.arches)} (--no-bisect)" + reuse)
             return
-        step.detail = (f"control and {len(self.commits)} patches in {bisect}"
-                       + (f"; control and last patch in {', '.join(others)}" if others else "")
-                       + reuse)
+        also = f"; control and last patch in {', '.join(others)}" if others else ""
+        parts = []
+        for arch in self.matrix.arches:
+            if arch == NATIVE:
+                parts.append(f"control and {len(self.commits)} patches in {bisect}{also}")
+            else:
+                parts.append(f"{arch}: control, the {touching[arch]} of {len(self.commits)} "
+                             f"patches that touch common or {arch} code, and the last, "
+                             f"in {bisect}{also}")
+        step.detail = "; ".join(parts) + reuse
 
     def _keep(self, binary: Path | None, name: str) -> Path:
         assert binary is not None
@@ -273,42 +297,52 @@ class Ladder:
     def boot(self) -> None:
         m = self.matrix
         tools = None
-        if m.guests:
+        if m.guests and NATIVE in m.arches:
             tools = toolstack.for_tree(self.tree, Path(self.repo.working_tree_dir or ""),
                                        self.cache, m.jobs)
-        machine = dom0.assemble(self.cache, m.guests, tools)
+        # Each architecture's dom0; only x86's runs the guest stage (the
+        # toolstack is built for x86).
+        machines = {arch: dom0.assemble(self.cache, *((m.guests, tools) if arch == NATIVE
+                                                      else (None, None)), arch=arch)
+                    for arch in m.arches}
         specs: list[tuple[str, boot.BootSpec]] = []
-        for name in m.builds:
-            for cmd in m.cmdlines:
-                tag = f"{name}{'-' + cmd if cmd else ''}".replace("=", "-")
-                if m.control:
-                    specs.append(("control", boot.BootSpec(
-                        f"control-{tag}", self.control_binaries[name], cmd, m.smp, m.memory,
-                        m.timeout)))
-                for opt in self.variant.boot_options or (None,):
-                    for on in ((False, True) if opt else (None,)):
-                        extra, expect, otag = cmd, (), ""
-                        if opt is not None:
-                            extra = f"{cmd} {opt.on if on else opt.off}".strip()
-                            expect = opt.expect if on else opt.expect_off
-                            otag = f"-{opt.name}-{'on' if on else 'off'}"
-                        specs.append(("series", boot.BootSpec(
-                            f"series-{tag}{otag}", self.series_binaries[name], extra, m.smp,
-                            m.memory, m.timeout, expect)))
+        for arch in m.arches:
+            # The command lines and the series' boot options are x86's.
+            cmdlines, options = (m.cmdlines, self.variant.boot_options) if arch == NATIVE \
+                else (("",), ())
+            suffix = "" if arch == NATIVE else f"-{arch}"
+            for name in m.builds:
+                for cmd in cmdlines:
+                    tag = f"{name}{'-' + cmd if cmd else ''}{suffix}".replace("=", "-")
+                    if m.control:
+                        specs.append(("control", boot.BootSpec(
+                            f"control-{tag}", self.control_binaries[arch, name], cmd, m.smp,
+                            m.memory, m.timeout, arch=arch)))
+                    for opt in options or (None,):
+                        for on in ((False, True) if opt else (None,)):
+                            extra, expect, otag = cmd, (), ""
+                            if opt is not None:
+                                extra = f"{cmd} {opt.on if on else opt.off}".strip()
+                                expect = opt.expect if on else opt.expect_off
+                                otag = f"-{opt.name}-{'on' if on else 'off'}"
+                            specs.append(("series", boot.BootSpec(
+                                f"series-{tag}{otag}", self.series_binaries[arch, name], extra,
+                                m.smp, m.memory, m.timeout, expect, arch)))
         step = self.steps["boot"]
         kept = self.cache / "check" / "boots"
         build.prune(kept)
         for who, spec in specs:
+            machine = machines[spec.arch]
             res = boot.boot(spec, machine, self.logs / "boot" / f"{spec.name}.log",
                             None if m.fresh_boots else kept)
-            entry = {"name": spec.name, "ok": res.ok, "reason": res.reason,
+            entry = {"name": spec.name, "arch": spec.arch, "ok": res.ok, "reason": res.reason,
                      "exit_code": res.exit_code, "cmdline": spec.cmdline,
                      "seconds": round(res.seconds, 1), "reused": res.reused,
                      "log": str(res.log)}
             said = ""
-            if m.guests:
+            if machine.plan:
                 text = res.log.read_text()
-                entry["guests"] = guests.record(m.guests, text)
+                entry["guests"] = guests.record(machine.plan, text)
                 said = f"; {entry['guests']['summary']}"
             self.report.boots.append(entry)
             again = ", reused: an identical boot passed before" if res.reused else ""
@@ -319,11 +353,24 @@ class Ladder:
                 step.detail = f"boot {spec.name} failed{blame}: {res.reason}; log: {res.log}"
                 step.quote = res.tail
                 raise Failed
-        step.detail = f"{len(specs)} boots with dom0 {machine.version}"
-        if m.guests:
-            step.detail += (f", each {m.guests.cycles} cycles of {m.guests.guests} PV guests "
-                            f"with counters flat over the last (toolstack: "
-                            f"{machine.toolstack})")
+        parts = []
+        for arch, machine in machines.items():
+            n = sum(spec.arch == arch for _, spec in specs)
+            said = f"{n} boots with dom0 {machine.version}"
+            if machine.plan:
+                said += (f", each {machine.plan.cycles} cycles of {machine.plan.guests} PV "
+                         f"guests with counters flat over the last (toolstack: "
+                         f"{machine.toolstack})")
+            elif arch != NATIVE:
+                said = f"{arch}: {said} to the marker, without guests"
+                only = [o for o in self.variant.kconfig(NATIVE)
+                        if o not in self.variant.kconfig(arch)]
+                if only:
+                    said += (f"; its builds leave out what the series sets on x86 "
+                             f"({', '.join(only)}), so these show that the common code "
+                             f"changes nothing on {arch}")
+            parts.append(said)
+        step.detail = "; ".join(parts)
         reused = sum(b["reused"] for b in self.report.boots)
         if reused:
             step.detail += (f"; {reused} reused: the same hypervisor, dom0, command line and "
@@ -332,7 +379,9 @@ class Ladder:
     # -- driver ------------------------------------------------------------
 
     def run(self) -> Report:
-        build.require_tools({**build.TOOLS, **boot.TOOLS})
+        cross = {k: v for a in self.matrix.arches for k, v in build.ARCHES[a].tools.items()}
+        qemu = {boot.PLATFORMS[a].qemu[0]: boot.PLATFORMS[a].package for a in self.matrix.arches}
+        build.require_tools({**build.TOOLS, **boot.TOOLS, **cross, **qemu})
         with xentree.opened(self.req.xen, self.req.base, progress=progress.say) as tree:
             self.tree = tree
             return self._run()

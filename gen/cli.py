@@ -92,6 +92,11 @@ def check_parser() -> argparse.ArgumentParser:
                    help="build configurations to build and boot; the first is built "
                         "after every patch, the others at the control and the last "
                         "patch (debug = CONFIG_DEBUG=y; default: debug,release)")
+    p.add_argument("--arch", default="x86_64,arm64", metavar="LIST",
+                   help="architectures to build for: x86_64 natively, arm64 with "
+                        "Debian's cross compiler; an architecture other than x86_64 is "
+                        "built at the control, after each patch that touches common code "
+                        "or its own, and at the last patch (default: x86_64,arm64)")
     p.add_argument("--cmdline", action="append", metavar="ARGS",
                    help="a Xen command line to boot each build with, added to the base "
                         "one; repeatable (default: '' and 'xpti=true')")
@@ -360,7 +365,7 @@ def cmd_generate(argv: list[str]) -> int:
 
 
 def cmd_check(argv: list[str]) -> int:
-    from gen import check, guests
+    from gen import build, check, guests
     from gen.report import summary
 
     args = check_parser().parse_args(argv)
@@ -370,7 +375,12 @@ def cmd_check(argv: list[str]) -> int:
     if unknown or not builds:
         raise GenError(f"unknown build configuration: {', '.join(unknown) or '(none)'}",
                        hint="choose from " + ", ".join(check.BUILD_OPTIONS))
-    matrix = check.Matrix(builds=builds,
+    arches = tuple(a for a in args.arch.split(",") if a)
+    unknown = [a for a in arches if a not in build.ARCHES]
+    if unknown or not arches:
+        raise GenError(f"unknown architecture: {', '.join(unknown) or '(none)'}",
+                       hint="choose from " + ", ".join(build.ARCHES))
+    matrix = check.Matrix(builds=builds, arches=arches,
                           cmdlines=tuple(args.cmdline) if args.cmdline is not None
                           else check.Matrix.cmdlines,
                           smp=args.smp, memory=args.memory, timeout=args.timeout,

@@ -113,12 +113,15 @@ class Apt:
     With newer_suites, the suites of newer Debian releases are listed too
     (a source package may only be served there); without, exactly the
     machine's own suites, so binary packages match the machine's release.
+    With arch, the binary packages are that architecture's, downloaded and
+    unpacked, never installed.
     """
 
-    def __init__(self, root: Path, newer_suites: bool = True) -> None:
+    def __init__(self, root: Path, newer_suites: bool = True, arch: str | None = None) -> None:
         self.root = root
         self.conf = root / "apt.conf"
         self.newer_suites = newer_suites
+        self.arch = arch  # a foreign architecture's packages, for download only
 
     def prepare(self) -> None:
         stanzas = system_stanzas()
@@ -141,6 +144,9 @@ class Apt:
             'Dir::State::Status "/var/lib/dpkg/status";',
             'Acquire::Languages "none";',
         ]
+        if self.arch:
+            conf += [f'APT::Architecture "{self.arch}";',
+                     f'APT::Architectures {{ "{self.arch}"; }};']
         if os.geteuid() == 0:
             # Root would otherwise hand downloads to the _apt user, which
             # cannot write into a private directory.

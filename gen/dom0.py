@@ -5,7 +5,9 @@ The parts come from Debian with apt (a private configuration, see debian.py)
 and are unpacked once into the cache: the kernel that linux-image-amd64
 depends on (as the ELF a PV dom0 boots, and as the bzImage a PV guest
 boots), the Xen modules of that kernel, and busybox-static.  Each initramfs
-is built from them and cached by what went into it.
+is built from them and cached by what went into it.  For an Arm64 boot the
+same come from Debian's arm64 packages, downloaded for that foreign
+architecture (the kernel's Image is what Xen loads as dom0).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from gen.toolstack import Toolstack
 MARKER = "GEN-DOM0-MARKER"
 # Loaded in this order: xenfs needs privcmd.
 MODULES = ("xen-evtchn", "xen-privcmd", "xenfs", "xen-gntdev", "xen-gntalloc")
+DEBIAN_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Parts:
 
     @property
     def vmlinux(self) -> Path:
+        """What Xen boots as dom0: the ELF on x86, the Image on Arm64."""
         return self.dir / "vmlinux"
 
     @property
@@ -79,19 +83,22 @@ def _vmlinux(vmlinuz: Path, dest: Path) -> None:
     dest.write_bytes(elf)
 
 
-def parts(cache: Path) -> Parts:
+def parts(cache: Path, arch: str = "x86_64") -> Parts:
     """Fetch and unpack the parts once; later calls return the cached ones."""
+    deb_arch = DEBIAN_ARCH[arch]
     root = cache / "dom0"
-    done = sorted(root.glob("parts-*/busybox"))
+    done = sorted(root.glob(f"parts-*-{deb_arch}/busybox"))
     if done:
         return Parts(done[-1].parent)
-    progress.say("fetching the dom0 kernel, its Xen modules and busybox with apt")
-    apt = Apt(cache / "dom0-apt", newer_suites=False)
+    progress.say(f"fetching the {deb_arch} dom0 kernel, its Xen modules and busybox with apt")
+    native = arch == "x86_64"
+    apt = Apt(cache / ("dom0-apt" if native else f"dom0-apt-{deb_arch}"), newer_suites=False,
+              arch=None if native else deb_arch)
     apt.prepare()
-    image = next((d for d in apt.depends("linux-image-amd64")
+    image = next((d for d in apt.depends(f"linux-image-{deb_arch}")
                   if d.startswith("linux-image-")), None)
     if image is None:
-        raise GenError("cannot find the kernel package that linux-image-amd64 depends on")
+        raise GenError(f"cannot find the kernel package that linux-image-{deb_arch} depends on")
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".tmp-parts-", dir=root))
     try:
@@ -104,8 +111,12 @@ def parts(cache: Path) -> Parts:
         out = work / "parts"
         (out / "modules").mkdir(parents=True)
         shutil.copy2(vmlinuz[0], out / "vmlinuz")
-        _vmlinux(vmlinuz[0], out / "vmlinux")
-        for name in MODULES:
+        if native:
+            _vmlinux(vmlinuz[0], out / "vmlinux")
+        else:
+            shutil.copy2(vmlinuz[0], out / "vmlinux")
+        # The guest stage's modules; Arm64 boots have no guest stage.
+        for name in MODULES if native else ():
             found = sorted((work / image / "lib" / "modules").rglob(f"{name}.ko"))
             if not found:
                 raise GenError(f"{image} has no module {name}.ko")
@@ -153,14 +164,15 @@ def guest_initrd(p: Parts, renderer: Renderer) -> bytes:
         return cpio(tree)
 
 
-def assemble(cache: Path, plan: Plan | None = None, tools: Toolstack | None = None) -> Dom0:
+def assemble(cache: Path, plan: Plan | None = None, tools: Toolstack | None = None,
+             arch: str = "x86_64") -> Dom0:
     """The dom0 for a boot: without a plan, an /init that prints the marker
     and leaves QEMU; with one, a toolstack and the guest stage first."""
     if (plan is None) != (tools is None):
         raise GenError("a guest stage needs a toolstack, and a toolstack a guest stage")
-    p = parts(cache)
+    p = parts(cache, arch)
     renderer = Renderer({"marker": MARKER, "prefix": PREFIX, "guest_marker": GUEST_MARKER,
-                         "plan": plan, "modules": MODULES, "tools": tools})
+                         "plan": plan, "modules": MODULES, "tools": tools, "arch": arch})
     init = renderer.render("dom0/init.j2")
     files: dict[str, bytes] = {"init": init.encode()}
     if plan and tools:

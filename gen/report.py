@@ -85,9 +85,11 @@ class Tested:
 
     per_patch: list[str]  # build configurations built after every patch
     at_last: list[str]  # configurations built only at the last patch
-    boots: list[str]  # the series' boot configurations, all passing
+    common: list[str]  # cross configurations built after the patches they compile
+    boots: list[str]  # the series' x86-64 boot configurations, all passing
     harness: str  # what the harness step ran, "" if it did not
-    guests: str = ""  # the guest stage every boot ran, "" if not every one
+    guests: str = ""  # the guest stage every x86-64 boot ran, "" if not every one
+    cross_boots: list[str] = field(default_factory=list)  # other architectures' boots
 
 
 def tested(path: Path, digest: str) -> Tested | None:
@@ -98,15 +100,23 @@ def tested(path: Path, digest: str) -> Tested | None:
     report = Report.load(path)
     if not report.complete or report.digest != digest or not report.boots:
         return None
-    built = {(b["point"], b["config"]) for b in report.builds}
-    points = {p for p, _ in built if p != "control"}
-    configs = sorted({c for _, c in built})
-    per_patch = [c for c in configs if all((p, c) in built for p in points)]
+    built = {(b["point"], b.get("arch", "x86_64"), b["config"]) for b in report.builds}
+    points = {p for p, _, _ in built if p != "control"}
+    last = {p for p in points if p.split("/")[0] == p.split("/")[-1]}
+    configs = sorted({(a, c) for _, a, c in built}, key=lambda k: (k[0] != "x86_64", k))
+    at = {(a, c): {p for p, a2, c2 in built if (a2, c2) == (a, c) and p != "control"}
+          for a, c in configs}
+    name = {k: k[1] if k[0] == "x86_64" else f"{k[0]} {k[1]}" for k in configs}
     harness = next(s for s in report.steps if s.name == "harness")
-    plans = [b.get("guests", {}).get("plan") for b in report.boots]
-    guests = "" if None in plans or any(p != plans[0] for p in plans) else \
+    native = [b for b in report.boots if b.get("arch", "x86_64") == "x86_64"]
+    plans = [b.get("guests", {}).get("plan") for b in native]
+    guests = "" if not plans or None in plans or any(p != plans[0] for p in plans) else \
         f"{plans[0]['cycles']} cycles of {plans[0]['guests']} PV guests"
-    return Tested(per_patch, [c for c in configs if c not in per_patch],
-                  [b["name"].removeprefix("series-") for b in report.boots
+    return Tested([name[k] for k in configs if at[k] == points],
+                  [name[k] for k in configs if at[k] == last],
+                  [name[k] for k in configs if at[k] not in (points, last)],
+                  [b["name"].removeprefix("series-") for b in native
                    if b["name"].startswith("series-")],
-                  harness.detail if harness.status == "ok" else "", guests)
+                  harness.detail if harness.status == "ok" else "", guests,
+                  [b["name"].removeprefix("series-") for b in report.boots
+                   if b["name"].startswith("series-") and b not in native])

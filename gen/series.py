@@ -356,6 +356,7 @@ class Patch:
     message: str  # template of the commit message body
     edits: tuple[Edit, ...]
     kconfig: tuple[str, ...] = ()  # options this patch adds, for the ladder
+    kconfig_arches: tuple[str, ...] = ()  # the architectures offering them; () for all
     trailers: tuple[tuple[str, str], ...] = ()  # such as Fixes:, before the user's
     applies: Callable[[Baseline], bool] = field(default=lambda _b: True)
 
@@ -388,6 +389,7 @@ class Variant:
     def for_baseline(self, baseline: Baseline) -> tuple[Patch, ...]:
         return tuple(p for p in self.patches if p.applies(baseline))
 
-    @property
-    def kconfig(self) -> tuple[str, ...]:
-        return tuple(opt for p in self.patches for opt in p.kconfig)
+    def kconfig(self, arch: str) -> tuple[str, ...]:
+        """The options the series adds that `arch` offers."""
+        return tuple(opt for p in self.patches for opt in p.kconfig
+                     if not p.kconfig_arches or arch in p.kconfig_arches)

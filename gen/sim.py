@@ -129,6 +129,7 @@ class Sim:
                  init: bool = True, holes: int = 0, xenheap_vmap: bool = False) -> None:
         self.h = h
         self.ffi = h.ffi
+        self.arch = h.spec.arch  # whose semantics the shim gives vmap.c
         self.window_pages = window_pages
         self.vm = Region(self, VMAP_DEFAULT)
         # The region the xenheap is mapped in.

@@ -105,7 +105,7 @@ def sweep(clone: Path, refs: list[str], output: Path, last: str,
                                    force=True, cc=False, record=False,
                                    command=f"python -m gen sweep (--base {ref})")
             matrix = check.Matrix(builds=("debug",), cmdlines=("",), control=False,
-                                  bisect=False, jobs=jobs, last=last,
+                                  arches=(check.NATIVE,), bisect=False, jobs=jobs, last=last,
                                   guests=guests.Plan() if last == "boot" else None)
             start = time.monotonic()
             report: Report = check.Ladder(req, matrix, regenerate=True).run()

@@ -76,6 +76,7 @@ XENHEAP_TRACK = Patch(
     subject="x86/mm: track the vmap address of xenheap pages",
     message="msg/xenheap-track.txt.j2",
     kconfig=("UNSUPPORTED", "XENHEAP_VMAP"),
+    kconfig_arches=("x86_64",),  # HAS_XENHEAP_VMAP: only x86 selects it
     edits=(
         # Common code sees a common option and header; x86 selects it.
         TextAfter(path=KCONFIG, template=C + "kconfig-has.j2", when="kconfig_has_vmap",

@@ -70,6 +70,26 @@ unsigned long h_window(unsigned int type)
     return shim_window(type);
 }
 
+/* The window, but on Arm (SHIM_ARM) VMAP_XEN has the livepatch area's size. */
+static unsigned long region_bytes(unsigned int type)
+{
+#ifdef SHIM_ARM
+    const bool arm = true;
+#else
+    const bool arm = false;
+#endif
+
+    if ( arm && type == VMAP_XEN && window_bytes > SHIM_ARM_VMAP_XEN_BYTES )
+        return SHIM_ARM_VMAP_XEN_BYTES;
+
+    return window_bytes;
+}
+
+unsigned long h_region_pages(unsigned int type)
+{
+    return region_bytes(type) >> PAGE_SHIFT;
+}
+
 void h_set_system_state(int state)
 {
     system_state = state;
@@ -217,7 +237,7 @@ unsigned int h_page_hypervisor_ro(void)
 
 H_WRAP_VOID(h_vm_init, (unsigned int type),
             vm_init_type(type, (void *)shim_window(type),
-                         (void *)(shim_window(type) + window_bytes)))
+                         (void *)(shim_window(type) + region_bytes(type))))
 
 static H_WRAP(void *, vmap_boxed,
               (const mfn_t *mfn, unsigned int granularity, unsigned int nr,

@@ -38,7 +38,8 @@ enum h_counter {
     H_BITMAP_WORDS = 9, /* bitmap words those calls read */
     H_TLB_FLUSH_ALL = 10, /* those that flush the whole TLB, global entries
                              included, rather than the range changed */
-    H_NR_COUNTERS = 11,
+    H_PT_DESTROYS = 11, /* destroy_xen_mappings() calls, Arm's vunmap() path */
+    H_NR_COUNTERS = 12,
 };
 
 /* Addresses of the fixed layout (shim/layout.h), for h_layout(). */
@@ -72,6 +73,7 @@ int h_init(unsigned long ram_pages, unsigned long boot_pages,
            unsigned long window_pages, unsigned long holes);
 void h_fini(void);
 unsigned long h_window(unsigned int type);
+unsigned long h_region_pages(unsigned int type);  /* as h_vm_init() sets it up */
 unsigned long h_layout(int which);
 void h_set_system_state(int state);
 void h_end_boot(void);

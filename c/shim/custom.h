@@ -279,8 +279,15 @@ static inline struct page_info *page_list_remove_head(
     return pg;
 }
 
-/* Page tables (asm/page.h and the x86 side of xen/mm.h). */
+/*
+ * Page tables (asm/page.h and the arch side of xen/mm.h).  x86 defines
+ * _PAGE_NONE, and its vunmap() maps the range to nothing, keeping the page
+ * tables; Arm (SHIM_ARM) does not, and its vunmap() calls
+ * destroy_xen_mappings() instead.
+ */
+#ifndef SHIM_ARM
 #define _PAGE_NONE           0U
+#endif
 #define PAGE_HYPERVISOR_RO   SHIM_PAGE_HYPERVISOR_RO
 #define PAGE_HYPERVISOR      SHIM_PAGE_HYPERVISOR
 
@@ -298,10 +305,27 @@ static inline int modify_xen_mappings(unsigned long s, unsigned long e,
     return shim_modify(s, e, nf);
 }
 
+#ifndef SHIM_ARM
 static inline int destroy_xen_mappings(unsigned long s, unsigned long e)
 {
+    shim_counters[H_PT_DESTROYS]++;
+
     return modify_xen_mappings(s, e, _PAGE_NONE);
 }
+#else
+/* As Arm's: ASSERTs, and in a release build a refusal of what they catch. */
+static inline int destroy_xen_mappings(unsigned long s, unsigned long e)
+{
+    shim_counters[H_PT_DESTROYS]++;
+    ASSERT(IS_ALIGNED(s, PAGE_SIZE));
+    ASSERT(IS_ALIGNED(e, PAGE_SIZE));
+    ASSERT(s <= e);
+    if ( !IS_ALIGNED(s, PAGE_SIZE) || !IS_ALIGNED(e, PAGE_SIZE) || s > e )
+        return -EINVAL;
+
+    return shim_modify(s, e, 0);
+}
+#endif
 
 static inline int populate_pt_range(unsigned long virt, unsigned long nr)
 {

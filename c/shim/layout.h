@@ -43,6 +43,9 @@
 #define VMAP_VIRT_END          XENHEAP_VMAP_VIRT_END
 #define SHIM_VMAP_XEN_START    VMAP_VIRT_END
 
+/* Arm's VMAP_XEN, the livepatch area, is 2M (SHIM_ARM). */
+#define SHIM_ARM_VMAP_XEN_BYTES (2UL << 20)
+
 #define XEN_VIRT_START         (SHIM_VA_BASE + SHIM_GB(3))
 #define XEN_VIRT_END           (XEN_VIRT_START + SHIM_GB(1))
 

@@ -55,6 +55,7 @@ class Spec:
     headers: tuple[tuple[str, str], ...]  # generated headers: (name, text)
     sanitize: bool
     traits: frozenset[str]  # the slugs of the series' patches
+    arch: str = "x86_64"  # whose semantics the shim gives vmap.c (ARCH_DEFINES)
 
     def flags(self) -> list[str]:
         common = self.root / "xen" / "common"
@@ -63,7 +64,7 @@ class Spec:
                 f'-DXEN_XMALLOC_C="{common / "xmalloc_tlsf.c"}"',
                 f'-DXEN_XENHEAP_VMAP_C="{self.root / XV_C}"',
                 f'-DXEN_ASM_XENHEAP_VMAP_H="{self.root / XV_H}"',
-                *(f"-D{d}" for d in self.defines),
+                *(f"-D{d}" for d in self.defines + ARCH_DEFINES[self.arch]),
                 # Records name files relative to the tree and to this
                 # repository, so a module does not depend on where they are.
                 f"-fmacro-prefix-map={self.root}/=", f"-fmacro-prefix-map={C_DIR.parent}/="]
@@ -90,6 +91,11 @@ class Spec:
 
     def _portable(self, text: str) -> str:
         return text.replace(str(self.root), "<tree>").replace(str(C_DIR.parent), "<repo>")
+
+
+# What the shim does differently for Arm: vunmap() through
+# destroy_xen_mappings(), and VMAP_XEN the size of Arm's livepatch area.
+ARCH_DEFINES: dict[str, tuple[str, ...]] = {"x86_64": (), "arm64": ("SHIM_ARM",)}
 
 
 def _toolchain() -> tuple[str, ...]:
@@ -159,19 +165,20 @@ def _load(name: str, path: Path) -> Any:
 
 
 def build(root: Path, variant: Variant | None = None, extra_sources: Sequence[str] = (),
-          sanitize: bool | None = None) -> Harness:
+          sanitize: bool | None = None, arch: str = "x86_64") -> Harness:
     """The harness for the tree at root, with variant's series applied (None:
     the baseline), built unless cached.  The build follows the series'
     traits, the slugs of its patches on this baseline (Harness.traits).
 
     extra_sources are further translation units (C text), for code a
     series adds, taken from its tree with cedit; they see the same headers.
+    arch chooses the shim's semantics (ARCH_DEFINES).
     """
     sanitize = sanitizing() if sanitize is None else sanitize
     traits = frozenset(p.slug for p in variant.for_baseline(baseline.probe(root))) \
         if variant else frozenset()
     spec = Spec(root, defines_for(root, traits), (xenheap_unit(root, traits), *extra_sources),
-                headers_for(root, traits), sanitize, traits)
+                headers_for(root, traits), sanitize, traits, arch)
     path = module_path(spec)
     name = path.name.split(".")[0]
     with _locked(path.parent / ".lock"):

@@ -115,6 +115,11 @@ def pytest_configure(config):
                                        "itself, by capability")
 
 
+# The suites that also run on Arm's semantics (the shim built with
+# SHIM_ARM: vunmap() through destroy_xen_mappings(), a 2M VMAP_XEN).
+ARM_SUITES = ("test_vmap", "test_xmalloc", "test_partial")
+
+
 def pytest_generate_tests(metafunc):
     """Each test against each source that has what it needs.  A test that
     no source under test can run is an error on the trees the suite picks
@@ -127,6 +132,9 @@ def pytest_generate_tests(metafunc):
         ids = [i for i in source_ids() if wanted <= capabilities(i)]
         if ids:
             metafunc.parametrize("source", ids, indirect=True, scope="session")
+    if "arch" in metafunc.fixturenames and \
+            metafunc.module.__name__.rpartition(".")[2] in ARM_SUITES:
+        metafunc.parametrize("arch", ["x86_64", "arm64"], indirect=True, scope="session")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -167,8 +175,16 @@ def source(request, tmp_path_factory) -> Source:
 
 
 @pytest.fixture(scope="session")
-def xh(source) -> harness.Harness:
-    return harness.build(source.root, VARIANTS[source.variant] if source.variant else None)
+def arch(request) -> str:
+    """Whose semantics the shim gives vmap.c: x86-64's, and for ARM_SUITES
+    also Arm64's."""
+    return getattr(request, "param", "x86_64")
+
+
+@pytest.fixture(scope="session")
+def xh(source, arch) -> harness.Harness:
+    return harness.build(source.root, VARIANTS[source.variant] if source.variant else None,
+                         arch=arch)
 
 
 def _machine(xh, **kw):

@@ -106,6 +106,17 @@ def test_unknown_variant(gen_cli, tmp_path):
     assert "split-vmap" in run.stderr
 
 
+@pytest.mark.parametrize("option,value,pattern", [
+    ("--arch", "x86_64,riscv64", r"unknown architecture: riscv64"),
+    ("--arch", ",", r"unknown architecture: \(none\)"),
+    ("--builds", "debug,fast", r"unknown build configuration: fast"),
+])
+def test_unknown_check_matrix(gen_cli, tmp_path, option, value, pattern):
+    run = gen_cli("check", "--variant", "split-vmap", "-o", "out", option, value)
+    assert_clean_failure(run, tmp_path, pattern)
+    assert "gen: hint: choose from" in run.stderr
+
+
 def test_existing_output_is_refused_then_forced(gen_cli, tmp_path):
     dest = tmp_path / "out" / "split-vmap"
     dest.mkdir(parents=True)

@@ -37,7 +37,7 @@ def checked(request, xen_tree, tmp_path_factory):
 
 
 def test_check_passes_with_the_default_matrix(checked, xen_tree):
-    variant, run, report, _ = checked
+    variant, run, report, tmp = checked
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     assert run.stdout.rstrip().endswith("PASS")
     assert report["ok"] is True
@@ -47,10 +47,28 @@ def test_check_passes_with_the_default_matrix(checked, xen_tree):
     assert all(s["status"] == "ok" for s in report["steps"])
     assert re.search(r"\d+ passed", steps["harness"]["detail"]), steps["harness"]
     patches = len(VARIANTS[variant].patches)
-    debug_points = [b["point"] for b in report["builds"] if b["config"] == "debug"]
-    assert debug_points == ["control"] + [f"{k}/{patches}" for k in range(1, patches + 1)]
-    release_points = [b["point"] for b in report["builds"] if b["config"] == "release"]
-    assert release_points == ["control", f"{patches}/{patches}"]
+
+    def points(arch: str, config: str) -> list[str]:
+        return [b["point"] for b in report["builds"]
+                if b["config"] == config and b["arch"] == arch]
+
+    every = ["control"] + [f"{k}/{patches}" for k in range(1, patches + 1)]
+    assert points("x86_64", "debug") == every
+    assert points("x86_64", "release") == ["control", f"{patches}/{patches}"]
+    # Arm64 builds the control, each patch that touches a file outside
+    # xen/arch/x86/ (read here from the patch files), and the last patch.
+    files = sorted(f for f in (tmp / "out" / variant).glob("*.patch")
+                   if not f.name.startswith("0000-"))
+    assert len(files) == patches
+    common = [f"{k}/{patches}" for k, f in enumerate(files, start=1)
+              if any(not path.startswith("xen/arch/x86/") for path in
+                     re.findall(r"^diff --git a/(\S+)", f.read_text(), re.M))]
+    assert 0 < len(common) < patches, common
+    assert points("arm64", "debug") == \
+        ["control", *sorted({*common, f"{patches}/{patches}"}, key=every.index)]
+    assert points("arm64", "release") == ["control", f"{patches}/{patches}"]
+    arm = Path(next(b["log"] for b in report["builds"] if b["arch"] == "arm64")).read_text()
+    assert "XEN_TARGET_ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-" in arm
     # A build is reused only from a kept build of the same source tree.
     for b in report["builds"]:
         reused = Path(b["log"]).read_text().startswith(
@@ -62,7 +80,8 @@ def test_check_passes_with_the_default_matrix(checked, xen_tree):
             assert any(n.startswith(f"{who}-{cfg}") and "xpti" not in n for n in names)
             assert any(n.startswith(f"{who}-{cfg}-xpti") for n in names)
     # The series boots with its option off and on, and says which it is.
-    series = [b for b in report["boots"] if b["name"].startswith("series-")]
+    x86 = [b for b in report["boots"] if b["arch"] == "x86_64"]
+    series = [b for b in x86 if b["name"].startswith("series-")]
     on = [b for b in series if "xenheap-vmap=no" not in b["cmdline"]]
     off = [b for b in series if "xenheap-vmap=no" in b["cmdline"]]
     assert on and off
@@ -72,7 +91,7 @@ def test_check_passes_with_the_default_matrix(checked, xen_tree):
                          Path(b["log"]).read_text())
     for b in off:
         assert "Xenheap on vmap: disabled" in Path(b["log"]).read_text()
-    for b in report["boots"]:
+    for b in x86:
         log = Path(b["log"]).read_text()
         assert b["ok"] and b["exit_code"] == 65
         assert "GEN-DOM0-MARKER" in log and "Building a PV Dom0" in log
@@ -87,6 +106,23 @@ def test_check_passes_with_the_default_matrix(checked, xen_tree):
             g["counters"]["3"], g["counters"]
         vmap = [k for k in g["counters"]["3"] if k.startswith("xenheap-vmap")]
         assert bool(vmap) == (b in on), (b["name"], vmap)
+    # Arm64: the control and the series, debug and release, each to dom0's
+    # marker and a power-off that Xen turns into a halt (exit code 0).
+    arm = [b for b in report["boots"] if b["arch"] == "arm64"]
+    assert sorted(b["name"] for b in arm) == [f"{who}-{cfg}-arm64" for who in
+                                              ("control", "series")
+                                              for cfg in ("debug", "release")]
+    for b in arm:
+        log = Path(b["log"]).read_text()
+        assert b["ok"] and b["exit_code"] == 0 and "guests" not in b, b
+        assert "*** LOADING DOMAIN 0 ***" in log and "Brought up 2 CPUs" in log
+        assert re.search(r"GEN-DOM0-MARKER: dom0 \S+-arm64 up", log)
+        assert "(XEN) Hardware Dom0 halted: halting machine" in log
+        assert "Xenheap on vmap" not in log
+        assert re.search(r"debug=y" if "debug" in b["name"] else r"debug=n", log)
+    assert re.search(r"; arm64: 4 boots with dom0 \S+-arm64 to the marker, without guests; "
+                     r"its builds leave out what the series sets on x86 \(UNSUPPORTED, "
+                     r"XENHEAP_VMAP\)", run.stdout), run.stdout
     # The second variant's control boots the same binaries with the same
     # dom0 as the first's, which passed: those boots are reused.
     if variant == sorted(VARIANTS)[-1]:
@@ -120,8 +156,11 @@ def test_the_cover_letter_quotes_the_check_of_this_series_only(checked, xen_tree
         assert res.returncode == 0, res.stderr
         return (tmp / "out" / variant / "0000-cover-letter.patch").read_text()
 
-    assert "Tested with `gen check` on this baseline" in cover()
-    assert "runs 3 cycles of 3 PV guests with a toolstack of the same\nrelease line" in cover()
+    said = " ".join(cover().split())
+    assert "Tested with `gen check` on this baseline" in said
+    assert "runs 3 cycles of 3 PV guests with a toolstack of the same release line" in said
+    assert "; arm64 release at the last patch; arm64 debug after each patch that touches " \
+           "code they compile, and at the last)" in said
     assert "domain destruction" not in cover()
     assert "Tested with" not in cover("--trailer", "Assisted-by: someone")
 
@@ -140,8 +179,8 @@ def test_a_broken_hunk_stops_at_the_build_naming_patch_and_error(gen_cli, xen_tr
     assert "l1tab = __map_domain_page(pg);" in text
     tpl.write_text(text.replace("__map_domain_page(pg)", "__map_domain_page_nowhere(pg)"))
     run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
-                  "--builds", "debug", "--cmdline", "", "--date", FIXED_DATE,
-                  env={"PYTHONPATH": str(tool)})
+                  "--builds", "debug", "--arch", "x86_64", "--cmdline", "", "--date",
+                  FIXED_DATE, env={"PYTHONPATH": str(tool)})
     assert run.returncode == 1
     report = json.loads((tmp_path / "out" / "split-vmap.check.json").read_text())
     steps = {s["name"]: s for s in report["steps"]}
@@ -155,6 +194,38 @@ def test_a_broken_hunk_stops_at_the_build_naming_patch_and_error(gen_cli, xen_tr
                     r"direct map' fails to build \(debug\)", steps["build"]["detail"])
     assert any("mm.c" in q and "error:" in q for q in steps["build"]["quote"])
     assert "__map_domain_page_nowhere" in run.stdout
+
+
+def test_a_hunk_only_arm_rejects_stops_at_the_arm64_build(gen_cli, xen_tree, tmp_path):
+    """Common code in vmap.c that uses an x86-only macro builds for x86 and
+    not for Arm: the ladder stops at the arm64 build of that patch, names it
+    and quotes the compiler, as Xen's CI would on the posting."""
+    tool = tmp_path / "tool"
+    for part in ("gen", "templates", "c", "tests"):
+        shutil.copytree(ROOT / part, tool / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tool)
+    tpl = tool / "templates" / "c" / "vmap" / "vunmap_partial.c.j2"
+    text = tpl.read_text()
+    line = "    if ( !nr || PAGE_OFFSET(addr) )\n"
+    assert text.count(line) == 1
+    tpl.write_text(text.replace(line, "    BUILD_BUG_ON(L4_PAGETABLE_SHIFT != 39);\n\n" + line))
+    run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
+                  "--builds", "debug", "--no-harness", "--cmdline", "", "--date", FIXED_DATE,
+                  env={"PYTHONPATH": str(tool)})
+    assert run.returncode == 1, run.stdout + run.stderr[-2000:]
+    report = json.loads((tmp_path / "out" / "split-vmap.check.json").read_text())
+    steps = {s["name"]: s for s in report["steps"]}
+    assert steps["apply"]["status"] == "ok"
+    assert steps["build"]["status"] == "failed" and steps["boot"]["status"] == "not run"
+    (broken,) = (tmp_path / "out" / "split-vmap").glob("*-xen-vmap-allow-releasing-*.patch")
+    point = f"{int(broken.name.split('-')[0])}/"
+    assert re.match(rf"patch {point}\d+ 'xen/vmap: allow releasing part of an allocation' "
+                    r"fails to build \(debug, arm64\)", steps["build"]["detail"]), steps["build"]
+    assert any("vmap.c" in q and "L4_PAGETABLE_SHIFT" in q for q in steps["build"]["quote"])
+    # The same patch built for x86, and the ladder went no further.
+    at = [(b["arch"], b["ok"]) for b in report["builds"] if b["point"].startswith(point)]
+    assert at == [("x86_64", True), ("arm64", False)], at
+    assert report["builds"][-1]["point"].startswith(point)
 
 
 def test_patches_edited_after_generating_are_refused(gen_cli, xen_tree, tmp_path):

@@ -106,7 +106,7 @@ def test_the_scripts_are_shell(tmp_path):
                                  "xenconsoled": "/usr/sbin/xenconsoled",
                                  "xen-init-dom0": "/usr/lib/xen/bin/xen-init-dom0"}, "test")
     r = Renderer({"marker": MARKER, "prefix": P, "guest_marker": guests.GUEST_MARKER,
-                  "plan": PLAN, "modules": MODULES, "tools": tools})
+                  "plan": PLAN, "modules": MODULES, "tools": tools, "arch": "x86_64"})
     for name in ("init.j2", "guest-init.j2", "guest-poweroff.j2"):
         script = tmp_path / name
         script.write_text(r.render(f"dom0/{name}"))
@@ -118,10 +118,31 @@ def test_the_scripts_are_shell(tmp_path):
     assert f"while [ $c -le {PLAN.cycles} ]" in init
     cfg = r.render("dom0/guest.cfg.j2", name="gen-g1")
     assert 'name = "gen-g1"' in cfg and f"memory = {PLAN.memory}" in cfg
-    plain = Renderer({"marker": MARKER, "prefix": P, "guest_marker": guests.GUEST_MARKER,
-                      "plan": None, "modules": MODULES, "tools": None}).render("dom0/init.j2")
-    assert "xl" not in plain and MARKER in plain
-    assert Path(tmp_path / "init.j2").stat().st_size > len(plain)
+    assert Path(tmp_path / "init.j2").stat().st_size > \
+        len(plain(tmp_path, "x86_64")) > 0
+
+
+def plain(tmp_path: Path, arch: str) -> str:
+    """The /init of a boot without guests, checked by sh -n."""
+    text = Renderer({"marker": MARKER, "prefix": P, "guest_marker": guests.GUEST_MARKER,
+                     "plan": None, "modules": MODULES, "tools": None, "arch": arch}
+                    ).render("dom0/init.j2")
+    script = tmp_path / f"plain-{arch}"
+    script.write_text(text)
+    res = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    return text
+
+
+def test_a_dom0_without_guests_prints_the_marker_and_leaves_qemu(tmp_path):
+    """Without a guest stage, /init still defines how it leaves QEMU: the
+    isa-debug-exit port on x86, a power-off (PSCI SYSTEM_OFF) on Arm64."""
+    for arch, way, not_way in (("x86_64", "of=/dev/port", "poweroff"),
+                               ("arm64", "poweroff -f", "/dev/port")):
+        text = plain(tmp_path, arch)
+        assert "xl" not in text and MARKER in text
+        assert text.index("leave() {") < text.index(way) < text.rindex("\nleave\n"), arch
+        assert not_way not in text, arch
 
 
 def test_an_initramfs_is_the_same_bytes_whenever_its_files_were_written(tmp_path):

@@ -55,11 +55,17 @@ def report(*statuses: str, digest: str = "d1") -> Report:
     r = Report("split-vmap", "out/split-vmap", "b" * 40,
                [Step(n, s, detail="12 passed" if n == "harness" else "")
                 for n, s in zip(names, statuses, strict=True)], digest=digest)
-    r.builds = [{"point": p, "config": c} for p in ("control", "1/2", "2/2")
-                for c in ("debug",)] + [{"point": "2/2", "config": "release"},
-                                        {"point": "control", "config": "release"}]
+    # x86-64: debug after every patch, release at the ends; arm64: debug
+    # after the one patch of three that it compiles and at the ends.
+    r.builds = [{"point": p, "config": "debug"} for p in ("control", "1/3", "2/3", "3/3")]
+    r.builds += [{"point": p, "config": "release"} for p in ("control", "3/3")]
+    r.builds += [{"point": p, "config": "debug", "arch": "arm64"}
+                 for p in ("control", "1/3", "3/3")]
+    r.builds += [{"point": p, "config": "release", "arch": "arm64"} for p in ("control", "3/3")]
     r.boots = [{"name": n, "ok": True, "seconds": 9.0, "reason": ""}
                for n in ("control-debug", "series-debug", "series-release-xpti-true")]
+    r.boots += [{"name": n, "arch": "arm64", "ok": True, "seconds": 9.0, "reason": ""}
+                for n in ("control-debug-arm64", "series-debug-arm64")]
     return r
 
 
@@ -77,8 +83,10 @@ def test_tested_needs_a_complete_pass_of_the_same_series(tmp_path):
     report("ok", "ok", "ok", "ok", "ok").save(path)
     t = proof(path, "d1")
     assert t is not None
-    assert t.per_patch == ["debug"] and t.at_last == ["release"]
+    assert t.per_patch == ["debug"] and t.at_last == ["release", "arm64 release"]
+    assert t.common == ["arm64 debug"]
     assert t.boots == ["debug", "release-xpti-true"] and t.harness == "12 passed"
+    assert t.cross_boots == ["debug-arm64"]
     assert proof(path, "d2") is None, "another series"
     assert proof(tmp_path / "none.json", "d1") is None
     for statuses in (("ok", "ok", "skipped", "ok", "ok"), ("ok", "ok", "n/a", "ok", "ok"),
