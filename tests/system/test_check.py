@@ -165,19 +165,27 @@ def test_the_cover_letter_quotes_the_check_of_this_series_only(checked, xen_tree
     assert "Tested with" not in cover("--trailer", "Assisted-by: someone")
 
 
+def tool_with(tmp_path: Path, template: str, old: str, new: str) -> Path:
+    """A copy of this tool in which one C template has `old`, found once,
+    replaced by `new`; run it with PYTHONPATH set to the returned path."""
+    tool = tmp_path / "tool"
+    for part in ("gen", "templates", "c", "tests"):
+        shutil.copytree(ROOT / part, tool / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tool)
+    tpl = tool / "templates" / "c" / template
+    text = tpl.read_text()
+    assert text.count(old) == 1, (template, old)
+    tpl.write_text(text.replace(old, new))
+    return tool
+
+
 def test_a_broken_hunk_stops_at_the_build_naming_patch_and_error(gen_cli, xen_tree, tmp_path):
     """A template of a hunk of x86's mm.c, which only the Xen build compiles
     (the harness does not), calls a function that does not exist: every
     gate passes (it parses), the harness passes, and the ladder stops at
     the build after that patch, naming it and quoting the compiler."""
-    tool = tmp_path / "tool"
-    for part in ("gen", "templates", "c", "tests"):
-        shutil.copytree(ROOT / part, tool / part, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", tool)
-    tpl = tool / "templates" / "c" / "xenheap" / "perdomain.c.j2"
-    text = tpl.read_text()
-    assert "l1tab = __map_domain_page(pg);" in text
-    tpl.write_text(text.replace("__map_domain_page(pg)", "__map_domain_page_nowhere(pg)"))
+    tool = tool_with(tmp_path, "xenheap/perdomain.c.j2", "l1tab = __map_domain_page(pg);",
+                     "l1tab = __map_domain_page_nowhere(pg);")
     run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
                   "--builds", "debug", "--arch", "x86_64", "--cmdline", "", "--date",
                   FIXED_DATE, env={"PYTHONPATH": str(tool)})
@@ -200,15 +208,9 @@ def test_a_hunk_only_arm_rejects_stops_at_the_arm64_build(gen_cli, xen_tree, tmp
     """Common code in vmap.c that uses an x86-only macro builds for x86 and
     not for Arm: the ladder stops at the arm64 build of that patch, names it
     and quotes the compiler, as Xen's CI would on the posting."""
-    tool = tmp_path / "tool"
-    for part in ("gen", "templates", "c", "tests"):
-        shutil.copytree(ROOT / part, tool / part, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", tool)
-    tpl = tool / "templates" / "c" / "vmap" / "vunmap_partial.c.j2"
-    text = tpl.read_text()
     line = "    if ( !nr || PAGE_OFFSET(addr) )\n"
-    assert text.count(line) == 1
-    tpl.write_text(text.replace(line, "    BUILD_BUG_ON(L4_PAGETABLE_SHIFT != 39);\n\n" + line))
+    tool = tool_with(tmp_path, "vmap/vunmap_partial.c.j2", line,
+                     "    BUILD_BUG_ON(L4_PAGETABLE_SHIFT != 39);\n\n" + line)
     run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
                   "--builds", "debug", "--no-harness", "--cmdline", "", "--date", FIXED_DATE,
                   env={"PYTHONPATH": str(tool)})
