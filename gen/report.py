@@ -117,6 +117,6 @@ def tested(path: Path, digest: str) -> Tested | None:
                   [name[k] for k in configs if at[k] not in (points, last)],
                   [b["name"].removeprefix("series-") for b in native
                    if b["name"].startswith("series-")],
-                  harness.detail if harness.status == "ok" else "", guests,
+                  harness.detail.split("; log: ")[0] if harness.status == "ok" else "", guests,
                   [b["name"].removeprefix("series-") for b in report.boots
                    if b["name"].startswith("series-") and b not in native])

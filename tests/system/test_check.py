@@ -159,8 +159,12 @@ def test_the_cover_letter_quotes_the_check_of_this_series_only(checked, xen_tree
     said = " ".join(cover().split())
     assert "Tested with `gen check` on this baseline" in said
     assert "runs 3 cycles of 3 PV guests with a toolstack of the same release line" in said
-    assert "; arm64 release at the last patch; arm64 debug after each patch that touches " \
-           "code they compile, and at the last)" in said
+    assert "(debug; release, arm64 release at the last patch; arm64 debug after each patch " \
+           "that touches code they compile, and at the last)" in said
+    assert "On other architectures, dom0 boots to its shell, without guests, in: " \
+           "debug-arm64, release-arm64." in said
+    # What the harness ran, without the path of the log on this machine.
+    assert re.search(r"The userspace harness \(\d+ passed(, \d+ deselected)?\) runs", said)
     assert "domain destruction" not in cover()
     assert "Tested with" not in cover("--trailer", "Assisted-by: someone")
 

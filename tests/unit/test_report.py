@@ -53,7 +53,8 @@ def test_judge_checks_what_the_spec_expects():
 def report(*statuses: str, digest: str = "d1") -> Report:
     names = ("gates", "apply", "harness", "build", "boot")
     r = Report("split-vmap", "out/split-vmap", "b" * 40,
-               [Step(n, s, detail="12 passed" if n == "harness" else "")
+               [Step(n, s, detail="12 passed; log: /tmp/x/harness.log" if n == "harness"
+                     else "")
                 for n, s in zip(names, statuses, strict=True)], digest=digest)
     # x86-64: debug after every patch, release at the ends; arm64: debug
     # after the one patch of three that it compiles and at the ends.
