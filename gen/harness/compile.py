@@ -56,6 +56,7 @@ class Spec:
     sanitize: bool
     traits: frozenset[str]  # the slugs of the series' patches
     arch: str = "x86_64"  # whose semantics the shim gives vmap.c (ARCH_DEFINES)
+    release: bool = False  # ASSERTs compiled out, as in Xen's release builds
 
     def flags(self) -> list[str]:
         common = self.root / "xen" / "common"
@@ -65,6 +66,7 @@ class Spec:
                 f'-DXEN_XENHEAP_VMAP_C="{self.root / XV_C}"',
                 f'-DXEN_ASM_XENHEAP_VMAP_H="{self.root / XV_H}"',
                 *(f"-D{d}" for d in self.defines + ARCH_DEFINES[self.arch]),
+                *(["-DSHIM_RELEASE"] if self.release else []),
                 # Records name files relative to the tree and to this
                 # repository, so a module does not depend on where they are.
                 f"-fmacro-prefix-map={self.root}/=", f"-fmacro-prefix-map={C_DIR.parent}/="]
@@ -165,7 +167,8 @@ def _load(name: str, path: Path) -> Any:
 
 
 def build(root: Path, variant: Variant | None = None, extra_sources: Sequence[str] = (),
-          sanitize: bool | None = None, arch: str = "x86_64") -> Harness:
+          sanitize: bool | None = None, arch: str = "x86_64",
+          release: bool = False) -> Harness:
     """The harness for the tree at root, with variant's series applied (None:
     the baseline), built unless cached.  The build follows the series'
     traits, the slugs of its patches on this baseline (Harness.traits).
@@ -178,7 +181,7 @@ def build(root: Path, variant: Variant | None = None, extra_sources: Sequence[st
     traits = frozenset(p.slug for p in variant.for_baseline(baseline.probe(root))) \
         if variant else frozenset()
     spec = Spec(root, defines_for(root, traits), (xenheap_unit(root, traits), *extra_sources),
-                headers_for(root, traits), sanitize, traits, arch)
+                headers_for(root, traits), sanitize, traits, arch, release)
     path = module_path(spec)
     name = path.name.split(".")[0]
     with _locked(path.parent / ".lock"):

@@ -70,8 +70,8 @@ def source_ids() -> list[str]:
 
 # What a test needs of its tree, by the fixtures it uses; a test may add
 # more with @pytest.mark.needs(...).  Capabilities are the slugs of the
-# patches applied, "xenheap-vmap-tree" for any patched tree, and the
-# baseline features of the tree (gen.baseline).
+# patches applied, "xenheap-vmap-tree" for any patched tree, "unpatched"
+# for the control, and the baseline features of the tree (gen.baseline).
 FIXTURE_NEEDS = {
     "vsim": {"xenheap-vmap-tree"},
     "arrays": {"xenheap-vmap-tree"},
@@ -95,7 +95,9 @@ def capabilities(source_id: str) -> frozenset[str]:
     tree, _, variant = source_id.partition("-")
     base = baseline.probe(tree_root(tree))
     caps = {name for name, present in base.features.items() if present}
-    if variant != BASELINE:
+    if variant == BASELINE:
+        caps.add("unpatched")
+    else:
         caps.add("xenheap-vmap-tree")
         caps |= {p.slug for p in VARIANTS[variant].for_baseline(base)}
     return frozenset(caps)

@@ -17,9 +17,6 @@ watch a mutant being caught, run the printed command with -s.
 
 from __future__ import annotations
 
-import os
-import signal
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +31,7 @@ from gen.cedit import Kind
 from gen.sim import Sim
 from gen.variants import VARIANTS
 
+from .child import outcome
 from .machine import machine_for
 from .test_smp import stress
 from .test_xenheap import another_cpu_at_every_point
@@ -255,23 +253,8 @@ def test_race_mutant_is_caught_by_cpus_at_once(source, tmp_path, request):
 def in_child(fn: Callable[[], None], timeout: float = HANG_SECONDS) -> str:
     """Run fn in a forked child: "passed", "failed" (a check failed or the
     code trapped) or "hung" (killed after timeout seconds)."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            fn()
-            code = 0
-        except BaseException:
-            code = 1
-        os._exit(code)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return "passed" if os.waitstatus_to_exitcode(status) == 0 else "failed"
-        time.sleep(0.02)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    return "hung"
+    said = outcome(lambda: (fn(), "passed")[1], timeout)
+    return said if said in ("passed", "hung") else "failed"
 
 
 def misuse_outcomes(xh: harness.Harness, stop_at_first: bool) -> dict[str, str]:
