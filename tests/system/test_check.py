@@ -71,8 +71,9 @@ def test_check_passes_with_the_default_matrix(checked, xen_tree):
     assert "XEN_TARGET_ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-" in arm
     # A build is reused only from a kept build of the same source tree.
     for b in report["builds"]:
+        label = b["config"] if b["arch"] == "x86_64" else f"{b['config']}, {b['arch']}"
         reused = Path(b["log"]).read_text().startswith(
-            f"gen: reused the build of source tree {b['tree']} ({b['config']})")
+            f"gen: reused the build of source tree {b['tree']} ({label})")
         assert reused == b["reused"], b
     names = {b["name"] for b in report["boots"]}
     for who in ("control", "series"):
