@@ -261,8 +261,8 @@ def test_a_boot_failure_is_reported_with_the_log(gen_cli, xen_tree, tmp_path):
     """One configuration, the control and the last patch only, no harness:
     what is under test is how the ladder reports a boot."""
     run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
-                  "--date", FIXED_DATE, "--builds", "debug", "--no-control", "--no-harness",
-                  "--no-bisect", "--cmdline", "dom0_mem=1M,max:1M")
+                  "--date", FIXED_DATE, "--builds", "debug", "--arch", "x86_64", "--no-control",
+                  "--no-harness", "--no-bisect", "--cmdline", "dom0_mem=1M,max:1M")
     assert run.returncode == 1
     report = json.loads((tmp_path / "out" / "split-vmap.check.json").read_text())
     steps = {s["name"]: s for s in report["steps"]}
@@ -284,8 +284,9 @@ def test_a_hung_boot_is_reported_with_a_dump_of_every_cpu(gen_cli, xen_tree, tmp
     timeout; Xen's 'd' debug key dumps every CPU into the log first, and
     the quote shows where it stopped, not the dump."""
     run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
-                  "--date", FIXED_DATE, "--builds", "release", "--no-control",
-                  "--no-harness", "--no-bisect", "--cmdline", "", "--timeout", "3")
+                  "--date", FIXED_DATE, "--builds", "release", "--arch", "x86_64",
+                  "--no-control", "--no-harness", "--no-bisect", "--cmdline", "", "--timeout",
+                  "3")
     assert run.returncode == 1
     report = json.loads((tmp_path / "out" / "split-vmap.check.json").read_text())
     boot = {s["name"]: s for s in report["steps"]}["boot"]
