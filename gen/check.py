@@ -45,7 +45,7 @@ class Matrix:
     cmdlines: tuple[str, ...] = ("", "xpti=true")
     smp: int = 2
     memory: int = 2048
-    timeout: int = 180
+    timeout: int = 360
     control: bool = True
     jobs: int | None = None
     harness: bool = True  # run the harness step

@@ -104,8 +104,8 @@ def check_parser() -> argparse.ArgumentParser:
                    help="CPUs to boot with (default: 2)")
     p.add_argument("--memory", type=inputs.positive_int, default=2048, metavar="MB",
                    help="guest RAM in MiB (default: 2048)")
-    p.add_argument("--timeout", type=inputs.positive_int, default=180, metavar="S",
-                   help="seconds before a boot counts as hung (default: 180)")
+    p.add_argument("--timeout", type=inputs.positive_int, default=360, metavar="S",
+                   help="seconds before a boot counts as hung (default: 360)")
     p.add_argument("--no-control", dest="control", action="store_false",
                    help="skip booting the unpatched baseline")
     p.add_argument("-j", "--jobs", type=inputs.positive_int, metavar="N",

@@ -53,8 +53,8 @@ def test_judge_checks_what_the_spec_expects():
 def report(*statuses: str, digest: str = "d1") -> Report:
     names = ("gates", "apply", "harness", "build", "boot")
     r = Report("split-vmap", "out/split-vmap", "b" * 40,
-               [Step(n, s, detail="12 passed; log: /tmp/x/harness.log" if n == "harness"
-                     else "")
+               [Step(n, s, detail="12 passed, 3 deselected, by an identical earlier run (same "
+                                 "series); log: /tmp/x/harness.log" if n == "harness" else "")
                 for n, s in zip(names, statuses, strict=True)], digest=digest)
     # x86-64: debug after every patch, release at the ends; arm64: debug
     # after the one patch of three that it compiles and at the ends.
@@ -86,7 +86,7 @@ def test_tested_needs_a_complete_pass_of_the_same_series(tmp_path):
     assert t is not None
     assert t.per_patch == ["debug"] and t.at_last == ["release", "arm64 release"]
     assert t.common == ["arm64 debug"]
-    assert t.boots == ["debug", "release-xpti-true"] and t.harness == "12 passed"
+    assert t.boots == ["debug", "release-xpti-true"] and t.harness == "12 passed, 3 deselected"
     assert t.cross_boots == ["debug-arm64"]
     assert proof(path, "d2") is None, "another series"
     assert proof(tmp_path / "none.json", "d1") is None
