@@ -170,4 +170,8 @@ def build_of(request, source) -> tuple[str, harness.Harness]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_misuse(build_of, case):
     name, h = build_of
-    assert outcome(lambda: CASES[case](Sim(h)), timeout=5.0) == EXPECTED[case][name]
+    want = EXPECTED[case][name]
+    if case == "xfree_pages_twice" and harness.sanitizing():
+        # UBSan stops the endless loop at its shift past the width of an int.
+        want = "died: status 256"
+    assert outcome(lambda: CASES[case](Sim(h)), timeout=5.0) == want
