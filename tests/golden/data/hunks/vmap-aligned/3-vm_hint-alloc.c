@@ -1,3 +1,3 @@
 /* start was the first fit for its order: none fits up to its end. */
 if ( nr == align )
-    vm_hint[t][ffs(align) - 1] = bit;
+    vm_hint[t][ffs(align)] = bit;
