@@ -15,7 +15,7 @@ import git
 from gen import __version__, changelog, inputs
 from gen.errors import GenError
 from gen.series import Variant
-from gen.variants import VARIANTS
+from gen.variants import SERIES, VARIANTS
 
 
 def _date(value: str) -> str:
@@ -27,7 +27,7 @@ def _date(value: str) -> str:
 
 def add_generate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", required=True, metavar="NAME",
-                   help="which series: " + ", ".join(VARIANTS))
+                   help="which series: " + ", ".join(SERIES))
     p.add_argument("--xen", type=Path, metavar="PATH",
                    help="a xen.git clone (its HEAD, or --base) or an unpacked Xen source "
                         "tree; default: Debian's xen source package, fetched with apt "
@@ -140,8 +140,8 @@ def list_parser() -> argparse.ArgumentParser:
 
 def cmd_list(argv: list[str]) -> int:
     args = list_parser().parse_args(argv)
-    width = max(len(n) for n in VARIANTS)
-    for name, v in VARIANTS.items():
+    width = max(len(n) for n in SERIES)
+    for name, v in SERIES.items():
         print(f"{name:<{width}}  {v.summary}")
         if args.patches:
             for p in v.patches:
@@ -186,10 +186,10 @@ def bench_parser() -> argparse.ArgumentParser:
 
 
 def variant_named(name: str) -> Variant:
-    if name not in VARIANTS:
+    if name not in SERIES:
         raise GenError(f"unknown variant '{name}'",
-                       hint="known variants: " + ", ".join(VARIANTS) + " (python -m gen list)")
-    return VARIANTS[name]
+                       hint="known variants: " + ", ".join(SERIES) + " (python -m gen list)")
+    return SERIES[name]
 
 
 def push_parser() -> argparse.ArgumentParser:
@@ -200,7 +200,7 @@ def push_parser() -> argparse.ArgumentParser:
                     "branch of one of the clone's remotes, so that the remote's CI runs "
                     "it (Xen's GitLab pipeline, on a fork of xen.git).")
     p.add_argument("--variant", required=True, metavar="NAME",
-                   help="which series: " + ", ".join(VARIANTS))
+                   help="which series: " + ", ".join(SERIES))
     p.add_argument("--xen", type=Path, required=True, metavar="PATH",
                    help="the xen.git clone the series was generated from")
     p.add_argument("--remote", required=True, metavar="NAME",

@@ -90,11 +90,11 @@ def template_context(variant: Variant, base: baseline.Baseline,
     """What templates see.  has_patch(slug): the series contains it;
     upto(slug): it is applied by the time the patch being rendered (the
     first `upto` patches, all by default) is; number(slug): its position."""
-    from gen.variants import VARIANTS
+    from gen.variants import SERIES
 
     slugs = [p.slug for p in patches]
     applied = set(slugs[:upto] if upto is not None else slugs)
-    known = set(slugs) | {p.slug for v in VARIANTS.values() for p in v.patches}
+    known = set(slugs) | {p.slug for v in SERIES.values() for p in v.patches}
 
     def check(slug: str) -> str:
         if slug not in known:

@@ -65,7 +65,8 @@ def message_problems(subject: str, body: str) -> list[str]:
     if not re.match(r"[\w./-]+: \S", subject):
         problems.append(f"subject is not '<component>: <description>': {subject}")
     for k, line in enumerate(body.splitlines(), start=1):
-        if len(line) > BODY_MAX and "://" not in line:
+        # A Fixes: tag is one line however long (docs/process/sending-patches).
+        if len(line) > BODY_MAX and "://" not in line and not line.startswith("Fixes: "):
             problems.append(f"body line {k} is {len(line)} columns (limit {BODY_MAX})")
     return problems
 

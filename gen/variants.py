@@ -209,6 +209,8 @@ XFREE_CHECK = Patch(
     slug="xfree-check",
     subject="xmalloc: warn instead of freeing garbage on a bad xfree()",
     message="msg/xfree-check.txt.j2",
+    trailers=(("Fixes", 'fb034f42648e ("xmalloc: make close-to-PAGE_SIZE allocations more '
+                        'efficient")'),),
     edits=(
         Hook(path=XMALLOC_C, template=C + "xfree-head.c.j2", function="xfree",
              match=r"^\s+unsigned long size = PFN_ORDER\(virt_to_page\(p\)\);$",
@@ -217,6 +219,32 @@ XFREE_CHECK = Patch(
              match=r"^\s+unsigned int i, order = get_order_from_pages\(size\);$"),
         Hook(path=XMALLOC_C, template=C + "xfree-clear.c.j2", function="xfree",
              match=r"^\s+PFN_ORDER\(virt_to_page\(p\)\) = 0;$", where=Where.REPLACE),
+    ),
+)
+
+# The fixes series: upstream bugs in vmap and xmalloc that the harness
+# found (the README's audit), each fix on its own, for staging today.
+VM_INIT_TOP = Patch(
+    slug="vm-init-top",
+    subject="xen/vmap: keep a region smaller than a bitmap page within its end",
+    message="msg/vm-init-top.txt.j2",
+    trailers=(("Fixes", '9e3e7117770a ("arm/x86/vmap: Add vmalloc_xen and vm_init_type")'),),
+    edits=(
+        Sub(path=VMAP_C, function="vm_init_type",
+            pattern=r"vm_top\[type\] = nr \* PAGE_SIZE \* 8;",
+            repl="vm_top[type] = min_t(unsigned int, nr * PAGE_SIZE * 8, vm_end[type]);"),
+    ),
+)
+
+VMALLOC_ZERO = Patch(
+    slug="vmalloc-zero",
+    subject="xen/vmap: refuse vmalloc(0) in release builds too",
+    message="msg/vmalloc-zero.txt.j2",
+    trailers=(("Fixes", 'f278fcf19ce1 ("introduce a helper to allocate non-contiguous '
+                        'memory")'),),
+    edits=(
+        Hook(path=VMAP_C, template="c/fixes/vmalloc-zero.c.j2", function="vmalloc_type",
+             match=r"^\s+ASSERT\(size\);$", where=Where.REPLACE),
     ),
 )
 
@@ -343,4 +371,15 @@ NO_TRIM = Variant(
     boot_options=(XENHEAP_ON_VMAP,),
 )
 
+FIXES = Variant(
+    name="fixes",
+    summary="independent fixes to vmap and xmalloc upstream, each with a Fixes: tag",
+    title="xen: fixes to vmap and xmalloc found by a userspace harness",
+    patches=(XREALLOC_COPY, XFREE_CHECK, VM_INIT_TOP, VMALLOC_ZERO),
+)
+
+# The xenheap series: the variants that bench, sweep and the harness's
+# patched sources compare.
 VARIANTS = {v.name: v for v in (SPLIT_VMAP, NO_TRIM)}
+# Every series the CLI generates and checks.
+SERIES = {**VARIANTS, FIXES.name: FIXES}

@@ -18,7 +18,7 @@ from gen.gitutil import Identity
 from gen.pipeline import template_context
 from gen.render import Renderer
 from gen.series import NewFile, Variant
-from gen.variants import VARIANTS, VMAP_PARTIAL
+from gen.variants import SERIES, VMAP_PARTIAL
 
 from ..conftest import FIXED_DATE, ROOT, TEST_EMAIL, TEST_NAME
 
@@ -67,7 +67,7 @@ def rendered() -> dict[tuple[str, str], dict[tuple[str, str], str]]:
     out: dict[tuple[str, str], dict[tuple[str, str], str]] = {}
     for fs_name, features in FEATURE_SETS.items():
         base = baseline.Baseline((4, 99), "", features)
-        for name, var in VARIANTS.items():
+        for name, var in SERIES.items():
             patches = var.for_baseline(base)
             renderer = Renderer(template_context(var, base, patches))
             for n, patch in enumerate(patches, start=1):

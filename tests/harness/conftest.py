@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, settings
 from gen import baseline, harness, pipeline, xentree
 from gen.gitutil import Identity
 from gen.sim import Sim
-from gen.variants import VARIANTS
+from gen.variants import SERIES, VARIANTS
 
 from ..conftest import FIXED_DATE, trees_under_test
 
@@ -59,25 +59,32 @@ def source_ids() -> list[str]:
     if GIVEN_TREE or GIVEN_VARIANT:
         if not (GIVEN_TREE and GIVEN_VARIANT):
             raise pytest.UsageError("GEN_HARNESS_TREE and GEN_HARNESS_VARIANT go together")
-        if GIVEN_VARIANT not in VARIANTS:
+        if GIVEN_VARIANT not in SERIES:
             raise pytest.UsageError(f"GEN_HARNESS_VARIANT={GIVEN_VARIANT!r} is not one of "
-                                    f"{', '.join(sorted(VARIANTS))}")
+                                    f"{', '.join(sorted(SERIES))}")
         if not (Path(GIVEN_TREE) / "xen" / "common" / "vmap.c").is_file():
             raise pytest.UsageError(f"GEN_HARNESS_TREE={GIVEN_TREE!r} is not a Xen tree root")
         return [f"given-{GIVEN_VARIANT}"]
     return [f"{tree}-{v}" for tree in trees_under_test() for v in (BASELINE, *VARIANTS)]
 
 
+def fixes_source_ids() -> list[str]:
+    """The fixes series' tree, for the tests of its fixes (test_fixes.py);
+    the rest of the suite runs on it in `gen check --variant fixes`."""
+    return [] if GIVEN_TREE else [f"{tree}-fixes" for tree in trees_under_test()]
+
+
 # What a test needs of its tree, by the fixtures it uses; a test may add
 # more with @pytest.mark.needs(...).  Capabilities are the slugs of the
-# patches applied, "xenheap-vmap-tree" for any patched tree, "unpatched"
-# for the control, and the baseline features of the tree (gen.baseline).
+# patches applied, "xenheap-vmap-tree" for a tree with a xenheap series,
+# "unpatched" for the control, and the baseline features of the tree
+# (gen.baseline).
 FIXTURE_NEEDS = {
     "vsim": {"xenheap-vmap-tree"},
     "arrays": {"xenheap-vmap-tree"},
     "arrays_sim": {"xenheap-vmap-tree"},
     "partial": {"vmap-partial"},
-    "checked": {"xfree-check"},
+    "checked": {"xfree-check", "xenheap-vmap-tree"},
 }
 
 
@@ -98,8 +105,9 @@ def capabilities(source_id: str) -> frozenset[str]:
     if variant == BASELINE:
         caps.add("unpatched")
     else:
-        caps.add("xenheap-vmap-tree")
-        caps |= {p.slug for p in VARIANTS[variant].for_baseline(base)}
+        if variant in VARIANTS:
+            caps.add("xenheap-vmap-tree")
+        caps |= {p.slug for p in SERIES[variant].for_baseline(base)}
     return frozenset(caps)
 
 
@@ -171,7 +179,7 @@ def source(request, tmp_path_factory) -> Source:
     xt = _tree(request, tree)
     if variant == BASELINE:
         return Source(tree, None, Path(git.Repo(xt.repo).working_tree_dir))
-    built = pipeline.build(VARIANTS[variant], xt, tmp_path_factory.mktemp(request.param),
+    built = pipeline.build(SERIES[variant], xt, tmp_path_factory.mktemp(request.param),
                            Identity("Harness Test", "harness@example.org"), FIXED_DATE)
     return Source(tree, variant, built.root)
 
@@ -185,7 +193,7 @@ def arch(request) -> str:
 
 @pytest.fixture(scope="session")
 def xh(source, arch) -> harness.Harness:
-    return harness.build(source.root, VARIANTS[source.variant] if source.variant else None,
+    return harness.build(source.root, SERIES[source.variant] if source.variant else None,
                          arch=arch)
 
 

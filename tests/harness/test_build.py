@@ -7,7 +7,7 @@ import pytest
 
 from gen import harness
 from gen.errors import GenError
-from gen.variants import VARIANTS
+from gen.variants import SERIES, VARIANTS
 
 
 def test_the_cdef_declares_what_the_tree_has():
@@ -20,12 +20,12 @@ def test_the_cdef_declares_what_the_tree_has():
 
 
 def test_the_features_come_from_the_series_and_the_tree(source):
-    variant = VARIANTS[source.variant] if source.variant else None
+    variant = SERIES[source.variant] if source.variant else None
     xh = harness.build(source.root, variant)
     defines = xh.spec.defines
     assert xh.traits == ({p.slug for p in variant.patches} if variant else set())
     assert ("H_HAVE_VUNMAP_PARTIAL" in defines) == (source.variant == "split-vmap")
-    assert ("H_HAVE_XENHEAP_VMAP" in defines) == (source.kind == "patched")
+    assert ("H_HAVE_XENHEAP_VMAP" in defines) == (source.variant in VARIANTS)
     text = (source.root / "xen/common/vmap.c").read_text()
     assert ("H_HAVE_VMAP_SIZE" in defines) == ("unsigned int vmap_size(" in text)
 
@@ -53,4 +53,4 @@ def test_a_series_the_tree_does_not_bear_out_is_an_error(xen_root):
     """The build follows the series' declared traits, and checks them."""
     with pytest.raises(GenError, match=r"does not match its series: patch vmap-aligned is "
                                        r"in it, but the tree lacks vm_hint in "):
-        harness.build(xen_root, VARIANTS["no-trim"])
+        harness.build(xen_root, SERIES["no-trim"])

@@ -14,7 +14,7 @@ import pytest
 
 from gen import build
 from gen.errors import GenError
-from gen.variants import VARIANTS
+from gen.variants import FIXES, VARIANTS
 
 from ..conftest import FIXED_DATE, ROOT, Run, git_env
 
@@ -23,17 +23,22 @@ def xen_args(tree) -> list[str]:
     return [] if tree.kind == "debian" else ["--xen", str(tree.repo)]
 
 
-@pytest.fixture(scope="module", params=sorted(VARIANTS))
-def checked(request, xen_tree, tmp_path_factory):
-    """`gen check` with its default matrix, once per variant."""
-    tmp = tmp_path_factory.mktemp(f"check-{request.param}")
+def check_default(variant: str, xen_tree, tmp_path_factory) -> tuple[Run, dict, Path]:
+    """`gen check` of variant with its default matrix."""
+    tmp = tmp_path_factory.mktemp(f"check-{variant}")
     (tmp / "home").mkdir()
-    res = subprocess.run([sys.executable, "-m", "gen", "check", "--variant", request.param,
+    res = subprocess.run([sys.executable, "-m", "gen", "check", "--variant", variant,
                           *xen_args(xen_tree), "-o", str(tmp / "out"), "--date", FIXED_DATE],
                          env=git_env(tmp / "home"), cwd=tmp, capture_output=True, text=True,
                          check=False)
-    report = json.loads((tmp / "out" / f"{request.param}.check.json").read_text())
-    return request.param, Run(res.returncode, res.stdout, res.stderr), report, tmp
+    report = json.loads((tmp / "out" / f"{variant}.check.json").read_text())
+    return Run(res.returncode, res.stdout, res.stderr), report, tmp
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def checked(request, xen_tree, tmp_path_factory):
+    """`gen check` with its default matrix, once per xenheap variant."""
+    return request.param, *check_default(request.param, xen_tree, tmp_path_factory)
 
 
 def test_check_passes_with_the_default_matrix(checked, xen_tree):
@@ -168,6 +173,47 @@ def test_the_cover_letter_quotes_the_check_of_this_series_only(checked, xen_tree
     assert re.search(r"The userspace harness \(\d+ passed(, \d+ deselected)?\) runs", said)
     assert "domain destruction" not in cover()
     assert "Tested with" not in cover("--trailer", "Assisted-by: someone")
+
+
+def test_check_of_the_fixes_series(xen_tree, tmp_path_factory):
+    """The fixes series through the same ladder: each fix builds alone on
+    x86 and on Arm64 (every one touches common code), the harness runs on
+    the fixed tree (each fix's test among its suites), and dom0 boots with
+    guests on x86 and to its marker on Arm64, with no boot option."""
+    run, report, tmp = check_default("fixes", xen_tree, tmp_path_factory)
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    assert report["ok"] is True and all(s["status"] == "ok" for s in report["steps"])
+    harness = next(s for s in report["steps"] if s["name"] == "harness")
+    assert re.search(r"\d+ passed", harness["detail"]), harness
+    patches = len(FIXES.patches)
+    every = ["control"] + [f"{k}/{patches}" for k in range(1, patches + 1)]
+    for arch in ("x86_64", "arm64"):
+        assert [b["point"] for b in report["builds"]
+                if b["config"] == "debug" and b["arch"] == arch] == every, arch
+    for b in report["boots"]:
+        log = Path(b["log"]).read_text()
+        assert b["ok"] and "Xenheap on vmap" not in log, b["name"]
+        assert "xenheap-vmap" not in b["name"] + b["cmdline"], b
+        if b["arch"] == "x86_64":
+            assert len(b["guests"]["cycles"]) == 3, b["name"]
+    assert sorted(b["name"] for b in report["boots"] if b["arch"] == "arm64") == \
+        [f"{who}-{cfg}-arm64" for who in ("control", "series") for cfg in ("debug", "release")]
+    assert re.search(r"; arm64: 4 boots with dom0 \S+-arm64 to the marker, without guests"
+                     r"(?:;|$)", run.stdout, re.M), run.stdout
+    assert "its builds leave out" not in run.stdout
+    # Generated beside the report, the series says what was tested, and
+    # each patch carries its Fixes: tag.
+    res = subprocess.run([sys.executable, "-m", "gen", "--variant", "fixes",
+                          *xen_args(xen_tree), "-o", "out", "--date", FIXED_DATE, "--force"],
+                         env=git_env(tmp / "home"), cwd=tmp, capture_output=True, text=True,
+                         check=False)
+    assert res.returncode == 0, res.stderr
+    files = sorted((tmp / "out" / "fixes").glob("*.patch"))
+    said = " ".join(files[0].read_text().split())
+    assert "Tested with `gen check` on this baseline" in said
+    assert "Not covered by these tests" not in said and "direct map" not in said
+    for f in files[1:]:
+        assert re.search(r"^Fixes: [0-9a-f]{12} \(\"", f.read_text(), re.M), f.name
 
 
 def tool_with(tmp_path: Path, template: str, old: str, new: str) -> Path:

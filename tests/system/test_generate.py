@@ -14,7 +14,7 @@ import git
 import pytest
 
 from gen import publish
-from gen.variants import VARIANTS
+from gen.variants import SERIES, VARIANTS
 
 from ..conftest import FIXED_DATE, TEST_EMAIL, TEST_NAME, git_env
 
@@ -23,9 +23,10 @@ def xen_args(tree) -> list[str]:
     return [] if tree.kind == "debian" else ["--xen", str(tree.repo)]
 
 
-@pytest.fixture(scope="module", params=sorted(VARIANTS))
+@pytest.fixture(scope="module", params=sorted(SERIES))
 def series(request, xen_tree, tmp_path_factory):
-    """One generated series per variant, with fixed dates."""
+    """One generated series per variant, the fixes series too, with fixed
+    dates."""
     tmp = tmp_path_factory.mktemp(f"series-{request.param}")
     home = tmp / "home"
     home.mkdir()
@@ -84,6 +85,7 @@ def test_git_am_applies_cleanly_on_a_fresh_baseline(series, xen_tree, tmp_path):
     assert not fresh.is_dirty()
 
 
+@pytest.mark.parametrize("series", sorted(VARIANTS), indirect=True)
 def test_the_arrays_are_set_up_once_the_domheap_works(series, xen_tree, tmp_path):
     """xenheap_vmap_init() allocates from the domheap, so in __start_xen()
     it must come after every end_boot_allocator() and vm_init() (staging
@@ -111,8 +113,8 @@ def test_add_maintainers_pl_leaves_the_series_unchanged(series, xen_root, tmp_pa
         assert (copy / f.name).read_text() == f.read_text(), f.name
 
 
-def test_messages_follow_xen_devel_rules(series):
-    _variant, _dest, files = series
+def test_messages_follow_xen_devel_rules(series, xen_tree):
+    variant, _dest, files = series
     for f in patches_only(files):
         text = f.read_text()
         subject = re.search(r"^Subject: \[PATCH \d+/\d+\] (.*(?:\n .*)*)$", text, re.M)
@@ -123,13 +125,22 @@ def test_messages_follow_xen_devel_rules(series):
         assert "Signed-off-by" not in body, "no sign-off unless asked"
         assert re.search(r"^Cc: .+@.+$", text, re.M), f"{f.name} has no Cc"
         assert "To: xen-devel@lists.xenproject.org" in text
+        if variant == "fixes":
+            fixes = re.search(r'^Fixes: ([0-9a-f]{12}) \("(.+)"\)$', body, re.M)
+            assert fixes, f"{f.name} has no Fixes: tag"
+            if xen_tree.kind == "clone":  # Debian's source has no history
+                named = git.Repo(xen_tree.repo).git.log("-1", "--format=%s", fixes.group(1))
+                assert named == fixes.group(2), f.name
 
 
 def test_cover_letter_says_what_and_how(series, xen_tree):
     variant, _dest, files = series
     cover = files[0].read_text()
     assert "*** SUBJECT HERE ***" not in cover and "*** BLURB HERE ***" not in cover
-    assert f"This is the {variant} variant" in cover
+    if variant in VARIANTS:
+        assert f"This is the {variant} variant" in cover
+    else:
+        assert "Each patch stands on its own, names the\ncommit that introduced its bug" in cover
     assert "xen-directmap-gen" in cover
     assert f"python -m gen --variant {variant}" in cover
     assert f"base-commit: {xen_tree.baseline}" in cover

@@ -193,3 +193,19 @@ def test_every_feature_is_used():
     named = set(re.findall(r"\bfeat\.(\w+)", texts))
     harness = set(extract.BASELINE_DEFINES)
     assert {f.name for f in FEATURES} == whens | named | harness
+
+
+def test_a_body_line_over_75_columns_is_a_problem_unless_it_is_a_fixes_tag():
+    from gen.publish import message_problems
+
+    long = "word " * 16
+    assert message_problems("xen/vmap: x", long) == ["body line 1 is 80 columns (limit 75)"]
+    fixes = 'Fixes: fb034f42648e ("xmalloc: make close-to-PAGE_SIZE allocations more efficient")'
+    assert len(fixes) > 75 and message_problems("xen/vmap: x", f"text\n\n{fixes}") == []
+
+
+def test_every_patch_of_the_fixes_series_names_the_commit_it_fixes():
+    for p in variants.FIXES.patches:
+        tags = [v for k, v in p.trailers if k == "Fixes"]
+        assert len(tags) == 1 and re.fullmatch(r'[0-9a-f]{12} \(".+"\)', tags[0]), p.slug
+    assert "fixes" not in variants.VARIANTS  # bench, sweep: the xenheap series only
