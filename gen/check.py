@@ -248,26 +248,16 @@ class Ladder:
                     touching[arch] += 1
                 if not ends and (name != bisect or (arch != NATIVE and not compiles)):
                     continue
-                tag = name if arch == NATIVE else f"{name}-{arch}"
-                log = self.logs / "build" / f"{label.replace('/', 'of')}-{tag}.log"
-                tree = self.repo.commit(commit).tree.hexsha
-                res = builder.build(log, f"build {label} ({builder.label})", tree)
-                self.report.builds.append({"point": label, "commit": commit, "tree": tree,
-                                           "config": name, "arch": arch, "ok": res.ok,
-                                           "seconds": round(res.seconds, 1),
-                                           "reused": res.reused, "log": str(res.log)})
-                if not res.ok:
-                    who = "the unpatched baseline (control): the environment, not the " \
-                          "series, is at fault" if label == "control" else \
-                          f"patch {label} '{subject}'"
-                    step.detail = f"{who} fails to build ({builder.label}); log: {res.log}"
-                    step.quote = list(res.errors)
-                    raise Failed
+                res = self._build_at(builder, label, commit, subject,
+                                     self.repo.commit(commit).tree.hexsha)
                 if ends:  # the binaries that boot
                     boots = self.control_binaries if label == "control" else \
                         self.series_binaries
+                    tag = name if arch == NATIVE else f"{name}-{arch}"
                     boots[arch, name] = self._keep(
                         res.binary, f"xen-{label.replace('/', 'of')}-{tag}")
+        alone = self._build_alone(bisect) if self.variant.independent and \
+            self.matrix.bisect else ""
         others = [b for b in self.matrix.builds if b != bisect]
         reused = sum(b["reused"] for b in self.report.builds)
         reuse = (f"; {reused} of {len(self.report.builds)} reused from identical source "
@@ -286,7 +276,62 @@ class Ladder:
                 parts.append(f"{arch}: control, the {touching[arch]} of {len(self.commits)} "
                              f"patches that touch common or {arch} code, and the last, "
                              f"in {bisect}{also}")
-        step.detail = "; ".join(parts) + reuse
+        step.detail = "; ".join(parts) + alone + reuse
+
+    def _build_at(self, builder: build.Builder, label: str, commit: str, subject: str,
+                  tree: str) -> build.BuildResult:
+        """Build the checkout as it is, `tree` being its source tree's id;
+        record it, and fail the step, naming the patch, if it fails."""
+        arch, name = builder.config.arch.name, builder.config.name
+        tag = name if arch == NATIVE else f"{name}-{arch}"
+        log = self.logs / "build" / f"{label.replace('/', 'of').replace(' ', '-')}-{tag}.log"
+        res = builder.build(log, f"build {label} ({builder.label})", tree)
+        self.report.builds.append({"point": label, "commit": commit, "tree": tree,
+                                   "config": name, "arch": arch, "ok": res.ok,
+                                   "seconds": round(res.seconds, 1),
+                                   "reused": res.reused, "log": str(res.log)})
+        if not res.ok:
+            who = "the unpatched baseline (control): the environment, not the series, " \
+                  "is at fault" if label == "control" else f"patch {label} '{subject}'"
+            self.steps["build"].detail = f"{who} fails to build ({builder.label}); log: {res.log}"
+            self.steps["build"].quote = list(res.errors)
+            raise Failed
+        return res
+
+    def _build_alone(self, bisect: str) -> str:
+        """A series of independent patches (the fixes) claims that each
+        stands on its own: build each but the first, which the ladder built
+        so already, applied alone to the baseline, in the first
+        configuration of every architecture that compiles it."""
+        n, count = len(self.commits), 0
+        for k, (commit, subject) in enumerate(zip(self.commits, self.subjects, strict=True),
+                                              start=1):
+            if k == 1:
+                continue
+            label = f"{k}/{n} alone"
+            self.repo.git.checkout("-q", "--detach", self.tree.baseline)
+            try:
+                self.repo.git.cherry_pick("--no-commit", commit, env=gitutil.isolated_env())
+            except git.GitCommandError as e:
+                self.repo.git.reset("-q", "--hard")
+                self.steps["build"].detail = (f"patch {k}/{n} '{subject}' does not apply "
+                                              f"alone to the baseline")
+                self.steps["build"].quote = [ln for ln in str(e.stderr).splitlines()
+                                             if ln.strip()][-5:]
+                raise Failed from e
+            files = self.repo.git.diff_tree("--no-commit-id", "--name-only", "-r",
+                                            commit).split()
+            tree = self.repo.git.write_tree()
+            try:
+                for (arch, name), builder in self.builders.items():
+                    if name == bisect and \
+                            not all(build.ARCHES[arch].foreign(f) for f in files):
+                        self._build_at(builder, label, commit, subject, tree)
+                        count += 1
+            finally:
+                self.repo.git.reset("-q", "--hard")
+        self.repo.git.checkout("-q", "--detach", self.commits[-1])
+        return f"; each of patches 2-{n} also alone on the baseline ({count} builds)"
 
     def _keep(self, binary: Path | None, name: str) -> Path:
         assert binary is not None

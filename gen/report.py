@@ -91,6 +91,7 @@ class Tested:
     harness: str  # what the harness step ran, "" if it did not
     guests: str = ""  # the guest stage every x86-64 boot ran, "" if not every one
     cross_boots: list[str] = field(default_factory=list)  # other architectures' boots
+    alone: list[str] = field(default_factory=list)  # configurations each patch built alone in
 
 
 def tested(path: Path, digest: str) -> Tested | None:
@@ -101,7 +102,10 @@ def tested(path: Path, digest: str) -> Tested | None:
     report = Report.load(path)
     if not report.complete or report.digest != digest or not report.boots:
         return None
-    built = {(b["point"], b.get("arch", "x86_64"), b["config"]) for b in report.builds}
+    built = {(b["point"], b.get("arch", "x86_64"), b["config"]) for b in report.builds
+             if not b["point"].endswith(" alone")}
+    alone = {(b.get("arch", "x86_64"), b["config"]) for b in report.builds
+             if b["point"].endswith(" alone")}
     points = {p for p, _, _ in built if p != "control"}
     last = {p for p in points if p.split("/")[0] == p.split("/")[-1]}
     configs = sorted({(a, c) for _, a, c in built}, key=lambda k: (k[0] != "x86_64", k))
@@ -122,4 +126,5 @@ def tested(path: Path, digest: str) -> Tested | None:
                    if b["name"].startswith("series-")],
                   tally.group(0) if harness.status == "ok" and tally else "", guests,
                   [b["name"].removeprefix("series-") for b in report.boots
-                   if b["name"].startswith("series-") and b not in native])
+                   if b["name"].startswith("series-") and b not in native],
+                  [name[k] for k in configs if k in alone])

@@ -385,6 +385,7 @@ class Variant:
     title: str  # the cover letter's subject
     patches: tuple[Patch, ...]
     boot_options: tuple[BootOption, ...] = ()
+    independent: bool = False  # each patch stands alone: gen check builds each so
 
     def for_baseline(self, baseline: Baseline) -> tuple[Patch, ...]:
         return tuple(p for p in self.patches if p.applies(baseline))

@@ -248,6 +248,19 @@ VMALLOC_ZERO = Patch(
     ),
 )
 
+VUNMAP_ALIGN = Patch(
+    slug="vunmap-align",
+    subject="xen/vmap: tear down from the start of the page in vunmap()",
+    message="msg/vunmap-align.txt.j2",
+    trailers=(("Fixes", '9cc0618eb098 ("xen/arm: mm: Sanity check any update of Xen page '
+                        'tables")'),),
+    edits=(
+        Sub(path=VMAP_C, function="vunmap",
+            pattern=r"unsigned long addr = \(unsigned long\)va;",
+            repl="unsigned long addr = (unsigned long)va & PAGE_MASK;"),
+    ),
+)
+
 XMALLOC_SPARE = Patch(
     slug="xmalloc-spare",
     subject="xmalloc: keep an emptied pool page for the next allocation",
@@ -375,7 +388,8 @@ FIXES = Variant(
     name="fixes",
     summary="independent fixes to vmap and xmalloc upstream, each with a Fixes: tag",
     title="xen: fixes to vmap and xmalloc found by a userspace harness",
-    patches=(XREALLOC_COPY, XFREE_CHECK, VM_INIT_TOP, VMALLOC_ZERO),
+    patches=(XREALLOC_COPY, XFREE_CHECK, VM_INIT_TOP, VMALLOC_ZERO, VUNMAP_ALIGN),
+    independent=True,
 )
 
 # The xenheap series: the variants that bench, sweep and the harness's

@@ -187,9 +187,15 @@ def test_check_of_the_fixes_series(xen_tree, tmp_path_factory):
     assert re.search(r"\d+ passed", harness["detail"]), harness
     patches = len(FIXES.patches)
     every = ["control"] + [f"{k}/{patches}" for k in range(1, patches + 1)]
+    # Independent patches: each also built alone on the baseline (the
+    # first is, at 1/N).
+    alone = [f"{k}/{patches} alone" for k in range(2, patches + 1)]
     for arch in ("x86_64", "arm64"):
         assert [b["point"] for b in report["builds"]
-                if b["config"] == "debug" and b["arch"] == arch] == every, arch
+                if b["config"] == "debug" and b["arch"] == arch] == every + alone, arch
+    trees = {b["point"]: b["tree"] for b in report["builds"]}
+    for k in range(2, patches + 1):  # not the tree of patches 1..k
+        assert trees[f"{k}/{patches} alone"] != trees[f"{k}/{patches}"], k
     for b in report["boots"]:
         log = Path(b["log"]).read_text()
         assert b["ok"] and "Xenheap on vmap" not in log, b["name"]
@@ -211,6 +217,7 @@ def test_check_of_the_fixes_series(xen_tree, tmp_path_factory):
     files = sorted((tmp / "out" / "fixes").glob("*.patch"))
     said = " ".join(files[0].read_text().split())
     assert "Tested with `gen check` on this baseline" in said
+    assert "; and each patch alone on the baseline in debug, arm64 debug)" in said
     assert "Not covered by these tests" not in said and "direct map" not in said
     for f in files[1:]:
         assert re.search(r"^Fixes: [0-9a-f]{12} \(\"", f.read_text(), re.M), f.name

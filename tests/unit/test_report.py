@@ -87,13 +87,25 @@ def test_tested_needs_a_complete_pass_of_the_same_series(tmp_path):
     assert t.per_patch == ["debug"] and t.at_last == ["release", "arm64 release"]
     assert t.common == ["arm64 debug"]
     assert t.boots == ["debug", "release-xpti-true"] and t.harness == "12 passed, 3 deselected"
-    assert t.cross_boots == ["debug-arm64"]
+    assert t.cross_boots == ["debug-arm64"] and t.alone == []
     assert proof(path, "d2") is None, "another series"
     assert proof(tmp_path / "none.json", "d1") is None
     for statuses in (("ok", "ok", "skipped", "ok", "ok"), ("ok", "ok", "n/a", "ok", "ok"),
                      ("ok", "ok", "ok", "ok", "failed")):
         report(*statuses).save(path)
         assert proof(path, "d1") is None, statuses
+
+
+def test_builds_of_each_patch_alone_are_said_apart(tmp_path):
+    """The fixes series' builds of each patch alone on the baseline do not
+    count as builds after every patch; they are said on their own."""
+    r = report("ok", "ok", "ok", "ok", "ok")
+    r.builds += [{"point": f"{k}/3 alone", "config": "debug"} for k in (2, 3)]
+    r.builds += [{"point": "3/3 alone", "config": "debug", "arch": "arm64"}]
+    r.save(tmp_path / "r.json")
+    t = proof(tmp_path / "r.json", "d1")
+    assert t is not None and t.per_patch == ["debug"] and t.common == ["arm64 debug"]
+    assert t.alone == ["debug", "arm64 debug"]
 
 
 def test_series_digest_follows_code_and_message_not_dates(tmp_path):
