@@ -232,9 +232,10 @@ class Ladder:
         points += [(f"{k}/{len(self.commits)}", c, s)
                    for k, (c, s) in enumerate(zip(self.commits, self.subjects, strict=True),
                                               start=1)]
-        # Per architecture, the patches it compiles: those that touch a file
-        # outside every other architecture's own directory.
-        touching = {arch: 0 for arch in self.matrix.arches}
+        # Per foreign architecture, the patches built in the bisect config:
+        # those that touch a file outside every other architecture's own
+        # directory, and the last.
+        built = {arch: 0 for arch in self.matrix.arches}
         for n, (label, commit, subject) in enumerate(points):
             ends = n in (0, len(points) - 1)
             if not ends and not self.matrix.bisect:
@@ -244,10 +245,10 @@ class Ladder:
             self.repo.git.checkout("-q", "--detach", commit)
             for (arch, name), builder in self.builders.items():
                 compiles = not all(build.ARCHES[arch].foreign(f) for f in files)
-                if n and arch != NATIVE and compiles and name == bisect:
-                    touching[arch] += 1
                 if not ends and (name != bisect or (arch != NATIVE and not compiles)):
                     continue
+                if n and name == bisect:
+                    built[arch] += 1
                 res = self._build_at(builder, label, commit, subject,
                                      self.repo.commit(commit).tree.hexsha)
                 if ends:  # the binaries that boot
@@ -273,9 +274,9 @@ class Ladder:
             if arch == NATIVE:
                 parts.append(f"control and {len(self.commits)} patches in {bisect}{also}")
             else:
-                parts.append(f"{arch}: control, the {touching[arch]} of {len(self.commits)} "
-                             f"patches that touch common or {arch} code, and the last, "
-                             f"in {bisect}{also}")
+                parts.append(f"{arch}: control and {built[arch]} of {len(self.commits)} "
+                             f"patches (those that touch common or {arch} code, and the "
+                             f"last) in {bisect}{also}")
         step.detail = "; ".join(parts) + alone + reuse
 
     def _build_at(self, builder: build.Builder, label: str, commit: str, subject: str,

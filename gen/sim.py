@@ -130,6 +130,11 @@ class Sim:
         self.h = h
         self.ffi = h.ffi
         self.arch = h.spec.arch  # whose semantics the shim gives vmap.c
+        # Whether unmapping a whole superpage splits it first, which takes a
+        # page table: on x86 where the tree's map_pages_to_xen() counts
+        # INVALID_MFN's bits against the alignment (4.17; see ARCH_FACTS).
+        self.unmap_shatters = self.arch == "x86_64" and \
+            "H_X86_UNMAP_KEEPS_SUPERPAGES" not in h.spec.defines
         self.window_pages = window_pages
         self.vm = Region(self, VMAP_DEFAULT)
         # The region the xenheap is mapped in.

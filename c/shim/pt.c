@@ -365,6 +365,18 @@ static int map_small(unsigned long va, unsigned long frame,
     return 0;
 }
 
+/*
+ * The frame bits that an unmap's superpage alignment is checked with: none
+ * where the tree's map_pages_to_xen() checks only the VA (H_X86_UNMAP_...,
+ * see gen/harness/extract.py), else INVALID_MFN's, which are never aligned,
+ * so that every superpage unmapped is shattered first.
+ */
+#ifdef H_X86_UNMAP_KEEPS_SUPERPAGES
+#define UNMAP_FRAME_BITS 0UL
+#else
+#define UNMAP_FRAME_BITS SHIM_INVALID_FRAME
+#endif
+
 void h_fail_map(unsigned long nth)
 {
     fail_nth_map = nth;
@@ -390,8 +402,9 @@ static int map(unsigned long va, unsigned long frame, unsigned long nr,
     flags &= ~SHIM_MAP_SMALL;
     while ( nr )
     {
-        bool super = valid && !small && nr >= ENTRIES &&
-                     !(((va >> SHIM_PAGE_SHIFT) | frame) & (ENTRIES - 1));
+        bool super = !small && nr >= ENTRIES &&
+                     !(((va >> SHIM_PAGE_SHIFT) |
+                        (valid ? frame : UNMAP_FRAME_BITS)) & (ENTRIES - 1));
         unsigned long step = super ? ENTRIES : 1;
 
         rc = super ? map_super(va, frame, flags) : map_small(va, frame, flags);

@@ -48,6 +48,15 @@ TRAITS = {
 # The baseline features the harness builds differently for.
 BASELINE_DEFINES = {"vmap_size": "H_HAVE_VMAP_SIZE", "xv_by_vm_size": "H_HAVE_XVFREE"}
 
+# Facts of the tree's x86 page-table code, which the shim models rather
+# than runs: (file, text that only a tree with the fact has, define).
+# map_pages_to_xen() checks only the VA's alignment for a superpage that it
+# unmaps (5b52e1b0436f, b1ebb6461a; 4.18.4 and 4.19.1 on): before it, the
+# bits of INVALID_MFN made it shatter every superpage that it unmapped,
+# which takes a page-table page.
+ARCH_FACTS = (("xen/arch/x86/mm.c", "IS_L2E_ALIGNED(virt, flags & _PAGE_PRESENT ? mfn : _mfn(0))",
+               "H_X86_UNMAP_KEEPS_SUPERPAGES"),)
+
 
 def defines_for(root: Path, traits: frozenset[str]) -> tuple[str, ...]:
     """H_HAVE_* and CONFIG_* for the series' traits and what the baseline
@@ -55,6 +64,7 @@ def defines_for(root: Path, traits: frozenset[str]) -> tuple[str, ...]:
     the harness is built from what the series declares, not from guesses."""
     base = baseline.probe(root)
     have = [define for feature, define in BASELINE_DEFINES.items() if base.has(feature)]
+    have += [define for rel, text, define in ARCH_FACTS if text in (root / rel).read_text()]
     for slug, (rel, name, defines) in TRAITS.items():
         present = (root / rel).exists() and (name is None or declares(root / rel, name))
         if present != (slug in traits):

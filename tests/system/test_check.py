@@ -72,6 +72,9 @@ def test_check_passes_with_the_default_matrix(checked, xen_tree):
     assert points("arm64", "debug") == \
         ["control", *sorted({*common, f"{patches}/{patches}"}, key=every.index)]
     assert points("arm64", "release") == ["control", f"{patches}/{patches}"]
+    # The summary counts each patch built once, the last included.
+    assert f"arm64: control and {len(points('arm64', 'debug')) - 1} of {patches} patches" \
+        in steps["build"]["detail"], steps["build"]["detail"]
     arm = Path(next(b["log"] for b in report["builds"] if b["arch"] == "arm64")).read_text()
     assert "XEN_TARGET_ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-" in arm
     # A build is reused only from a kept build of the same source tree.
