@@ -226,17 +226,19 @@ def test_check_of_the_fixes_series(xen_tree, tmp_path_factory):
         assert re.search(r"^Fixes: [0-9a-f]{12} \(\"", f.read_text(), re.M), f.name
 
 
-def tool_with(tmp_path: Path, template: str, old: str, new: str) -> Path:
-    """A copy of this tool in which one C template has `old`, found once,
-    replaced by `new`; run it with PYTHONPATH set to the returned path."""
+def tool_with(tmp_path: Path, *edits: tuple[str, str, str]) -> Path:
+    """A copy of this tool in which, for each (template, old, new) of
+    edits, the C template has `old`, found once, replaced by `new`; run it
+    with PYTHONPATH set to the returned path."""
     tool = tmp_path / "tool"
     for part in ("gen", "templates", "c", "tests"):
         shutil.copytree(ROOT / part, tool / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tool)
-    tpl = tool / "templates" / "c" / template
-    text = tpl.read_text()
-    assert text.count(old) == 1, (template, old)
-    tpl.write_text(text.replace(old, new))
+    for template, old, new in edits:
+        tpl = tool / "templates" / "c" / template
+        text = tpl.read_text()
+        assert text.count(old) == 1, (template, old)
+        tpl.write_text(text.replace(old, new))
     return tool
 
 
@@ -245,8 +247,8 @@ def test_a_broken_hunk_stops_at_the_build_naming_patch_and_error(gen_cli, xen_tr
     (the harness does not), calls a function that does not exist: every
     gate passes (it parses), the harness passes, and the ladder stops at
     the build after that patch, naming it and quoting the compiler."""
-    tool = tool_with(tmp_path, "xenheap/perdomain.c.j2", "l1tab = __map_domain_page(pg);",
-                     "l1tab = __map_domain_page_nowhere(pg);")
+    tool = tool_with(tmp_path, ("xenheap/perdomain.c.j2", "l1tab = __map_domain_page(pg);",
+                                "l1tab = __map_domain_page_nowhere(pg);"))
     run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
                   "--builds", "debug", "--arch", "x86_64", "--cmdline", "", "--date",
                   FIXED_DATE, env={"PYTHONPATH": str(tool)})
@@ -270,8 +272,8 @@ def test_a_hunk_only_arm_rejects_stops_at_the_arm64_build(gen_cli, xen_tree, tmp
     not for Arm: the ladder stops at the arm64 build of that patch, names it
     and quotes the compiler, as Xen's CI would on the posting."""
     line = "    if ( !nr || PAGE_OFFSET(addr) )\n"
-    tool = tool_with(tmp_path, "vmap/vunmap_partial.c.j2", line,
-                     "    BUILD_BUG_ON(L4_PAGETABLE_SHIFT != 39);\n\n" + line)
+    tool = tool_with(tmp_path, ("vmap/vunmap_partial.c.j2", line,
+                                "    BUILD_BUG_ON(L4_PAGETABLE_SHIFT != 39);\n\n" + line))
     run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
                   "--builds", "debug", "--no-harness", "--cmdline", "", "--date", FIXED_DATE,
                   env={"PYTHONPATH": str(tool)})
@@ -289,6 +291,33 @@ def test_a_hunk_only_arm_rejects_stops_at_the_arm64_build(gen_cli, xen_tree, tmp
     at = [(b["arch"], b["ok"]) for b in report["builds"] if b["point"].startswith(point)]
     assert at == [("x86_64", True), ("arm64", False)], at
     assert report["builds"][-1]["point"].startswith(point)
+
+
+def test_a_fix_that_builds_only_after_another_stops_at_its_alone_build(gen_cli, xen_tree,
+                                                                      tmp_path):
+    """The fixes claim to stand alone.  Patch 2 made to use a macro that
+    patch 1 defines builds in the series, and not alone on the baseline:
+    the ladder stops there, naming the patch and quoting the compiler."""
+    tool = tool_with(tmp_path,
+                     ("xenheap/xrealloc-copy.c.j2", "curr_size -= ptr - p;",
+                      "curr_size -= ptr - p;\n#define GEN_AFTER_PATCH_1 0"),
+                     ("xenheap/xfree-check.c.j2", "if ( !is_xen_heap_page(pg) || !size )",
+                      "if ( !is_xen_heap_page(pg) || !size || GEN_AFTER_PATCH_1 )"))
+    run = gen_cli("check", "--variant", "fixes", *xen_args(xen_tree), "-o", "out",
+                  "--builds", "debug", "--arch", "x86_64", "--no-harness", "--cmdline", "",
+                  "--date", FIXED_DATE, env={"PYTHONPATH": str(tool)})
+    assert run.returncode == 1, run.stdout + run.stderr[-2000:]
+    report = json.loads((tmp_path / "out" / "fixes.check.json").read_text())
+    steps = {s["name"]: s for s in report["steps"]}
+    assert steps["build"]["status"] == "failed" and steps["boot"]["status"] == "not run"
+    n = len(FIXES.patches)
+    assert steps["build"]["detail"].startswith(
+        f"patch 2/{n} alone '{FIXES.patches[1].subject}' fails to build (debug)"), steps["build"]
+    assert any("GEN_AFTER_PATCH_1" in q for q in steps["build"]["quote"]), steps["build"]
+    # Every patch built in the series; the first alone build was the last.
+    assert [(b["point"], b["ok"]) for b in report["builds"]] == \
+        [("control", True), *((f"{k}/{n}", True) for k in range(1, n + 1)),
+         (f"2/{n} alone", False)]
 
 
 def test_patches_edited_after_generating_are_refused(gen_cli, xen_tree, tmp_path):
