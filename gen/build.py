@@ -40,6 +40,8 @@ class Arch:
     name: str
     cross: str
     package: str  # the Debian package of the compiler
+    dir: str  # its own code: xen/arch/<dir>/
+    debian: str  # Debian's name for it, for dom0's packages
 
     @property
     def tools(self) -> dict[str, str]:
@@ -47,7 +49,7 @@ class Arch:
 
     def owns(self, path: str) -> bool:
         """Whether a file of the tree is this architecture's own code."""
-        return path.startswith(f"xen/arch/{ARCH_DIRS[self.name]}/")
+        return path.startswith(f"xen/arch/{self.dir}/")
 
     def foreign(self, path: str) -> bool:
         """Whether a file is another architecture's own code, which this
@@ -55,9 +57,8 @@ class Arch:
         return path.startswith("xen/arch/") and not self.owns(path)
 
 
-ARCHES = {"x86_64": Arch("x86_64", "", "gcc"),
-          "arm64": Arch("arm64", "aarch64-linux-gnu-", "gcc-aarch64-linux-gnu")}
-ARCH_DIRS = {"x86_64": "x86", "arm64": "arm"}
+ARCHES = {"x86_64": Arch("x86_64", "", "gcc", "x86", "amd64"),
+          "arm64": Arch("arm64", "aarch64-linux-gnu-", "gcc-aarch64-linux-gnu", "arm", "arm64")}
 
 
 def require_tools(tools: dict[str, str]) -> None:

@@ -29,7 +29,19 @@ from pathlib import Path
 
 import git
 
-from gen import boot, build, dom0, gitutil, guests, pipeline, progress, publish, toolstack, xentree
+from gen import (
+    baseline,
+    boot,
+    build,
+    dom0,
+    gitutil,
+    guests,
+    pipeline,
+    progress,
+    publish,
+    toolstack,
+    xentree,
+)
 from gen.errors import GenError
 from gen.report import Report, Step, seconds
 from gen.series import Variant
@@ -110,6 +122,13 @@ class Ladder:
     def apply(self) -> None:
         _, patches = publish.series_files(self.dest, self.req.reroll)
         self.repo = xentree.checkout(self.tree, self.work / "xen", "check")
+        # The prerequisite series as it would be generated on its own, as a
+        # maintainer would apply it first; the cover letter's
+        # prerequisite-patch-ids are held to it below.
+        start = pipeline.commit_prerequisite(
+            self.variant, baseline.probe(Path(self.repo.working_tree_dir or "")), self.repo,
+            pipeline.PLACEHOLDER_AUTHOR, "@0 +0000")
+        self._require_prerequisite(start)
         try:
             # Whitespace errors fail here, as they would in a maintainer's
             # git am with apply.whitespace=error.
@@ -132,8 +151,7 @@ class Ladder:
                 step.detail = "git am failed"
                 step.quote = [ln for ln in out.splitlines() if ln.strip()][-10:]
             raise Failed from e
-        self.commits = self.repo.git.rev_list("--reverse",
-                                              f"{self.tree.baseline}..HEAD").split()
+        self.commits = self.repo.git.rev_list("--reverse", f"{start}..HEAD").split()
         self.subjects = [self.repo.commit(c).summary for c in self.commits]
         self.report.digest = gitutil.series_digest(self.repo, self.tree.baseline)
         step = self.steps["apply"]
@@ -152,8 +170,28 @@ class Ladder:
             if problems:
                 step.detail = f"commit message of '{subject}': " + "; ".join(problems)
                 raise Failed
-        self.steps["apply"].detail = f"git am: {len(self.commits)} patches onto " \
-                                     f"{self.tree.baseline[:12]}"
+        on = self.tree.baseline[:12]
+        if self.variant.prerequisite:
+            n = len(self.repo.git.rev_list(f"{self.tree.baseline}..{start}").split())
+            on = f"the {n} patches of the {self.variant.prerequisite.name} series on {on}"
+        self.steps["apply"].detail = f"git am: {len(self.commits)} patches onto {on}"
+
+    def _require_prerequisite(self, start: str) -> None:
+        """The cover letter's prerequisite-patch-ids are the patches that
+        the prerequisite series has now, in order."""
+        cover, _ = publish.series_files(self.dest, self.req.reroll)
+        named = re.findall(r"^prerequisite-patch-id: ([0-9a-f]{40})$", cover.read_text(), re.M)
+        ids = gitutil.patch_ids(self.repo, self.tree.baseline, start)
+        have = [ids[c] for c in self.repo.git.rev_list("--reverse",
+                                                       f"{self.tree.baseline}..{start}").split()]
+        if named != have:
+            pre = self.variant.prerequisite
+            self.steps["apply"].detail = (
+                f"{cover.name} names {len(named)} prerequisite patches, but the "
+                f"{pre.name if pre else 'no'} series it applies on top of has {len(have)}"
+                f"{' others' if len(named) == len(have) else ''} (--regenerate makes the "
+                f"series afresh)")
+            raise Failed
 
     def harness(self) -> None:
         """The harness suite against the tree git am produced: the real,

@@ -143,6 +143,8 @@ def cmd_list(argv: list[str]) -> int:
     width = max(len(n) for n in SERIES)
     for name, v in SERIES.items():
         print(f"{name:<{width}}  {v.summary}")
+        if v.prerequisite:
+            print(f"{'':<{width}}  (applies on top of the {v.prerequisite.name} series)")
         if args.patches:
             for p in v.patches:
                 print(f"{'':<{width}}    {p.slug:<16} {p.subject}")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gen import progress
+from gen.build import ARCHES
 from gen.debian import Apt
 from gen.errors import GenError
 from gen.guests import GUEST_MARKER, PREFIX, Plan
@@ -32,7 +33,6 @@ from gen.toolstack import Toolstack
 MARKER = "GEN-DOM0-MARKER"
 # Loaded in this order: xenfs needs privcmd.
 MODULES = ("xen-evtchn", "xen-privcmd", "xenfs", "xen-gntdev", "xen-gntalloc")
-DEBIAN_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,6 @@ class Parts:
     def vmlinux(self) -> Path:
         """What Xen boots as dom0: the ELF on x86, the Image on Arm64."""
         return self.dir / "vmlinux"
-
-    @property
-    def vmlinuz(self) -> Path:
-        return self.dir / "vmlinuz"
 
     @property
     def busybox(self) -> Path:
@@ -85,7 +81,7 @@ def _vmlinux(vmlinuz: Path, dest: Path) -> None:
 
 def parts(cache: Path, arch: str = "x86_64") -> Parts:
     """Fetch and unpack the parts once; later calls return the cached ones."""
-    deb_arch = DEBIAN_ARCH[arch]
+    deb_arch = ARCHES[arch].debian
     root = cache / "dom0"
     done = sorted(root.glob(f"parts-*-{deb_arch}/busybox"))
     if done:
@@ -110,7 +106,6 @@ def parts(cache: Path, arch: str = "x86_64") -> Parts:
             raise GenError(f"{image} has no vmlinuz")
         out = work / "parts"
         (out / "modules").mkdir(parents=True)
-        shutil.copy2(vmlinuz[0], out / "vmlinuz")
         if native:
             _vmlinux(vmlinuz[0], out / "vmlinux")
         else:

@@ -74,16 +74,22 @@ def commit_env(author: Identity | None, date: str) -> dict[str, str]:
             "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
 
 
+def patch_ids(repo: git.Repo, base: str, head: str = "HEAD") -> dict[str, str]:
+    """`git patch-id --stable` of each commit in base..head, by commit,
+    as git format-patch --base prints them (prerequisite-patch-id)."""
+    log = repo.git.log("-p", "--no-color", "--full-index", f"{base}..{head}",
+                       env=isolated_env())
+    ids = subprocess.run(["git", "patch-id", "--stable"], input=log + "\n", text=True,
+                         capture_output=True, check=True, env=isolated_env()).stdout
+    return {commit: pid for pid, commit in (ln.split() for ln in ids.splitlines())}
+
+
 def series_digest(repo: git.Repo, base: str, head: str = "HEAD", messages: bool = True) -> str:
     """What identifies a series whatever its dates, hashes or notes: each
     commit's message (unless messages is False: the code alone) and `git
     patch-id --stable` of its diff, in order, and the version of the tool
     that proved or generated it."""
-    log = repo.git.log("-p", "--no-color", "--full-index", f"{base}..{head}",
-                       env=isolated_env())
-    ids = subprocess.run(["git", "patch-id", "--stable"], input=log + "\n", text=True,
-                         capture_output=True, check=True, env=isolated_env()).stdout
-    patch_id = {commit: pid for pid, commit in (ln.split() for ln in ids.splitlines())}
+    patch_id = patch_ids(repo, base, head)
     h = hashlib.sha256(f"xen-directmap-gen {__version__}\n".encode())
     for sha in repo.git.rev_list("--reverse", f"{base}..{head}").split():
         message = repo.commit(sha).message if messages else ""

@@ -72,13 +72,15 @@ class Request:
 
 @dataclass
 class Built:
-    """A scratch checkout with the series committed on a branch."""
+    """A scratch checkout with the series committed on a branch, on top of
+    its prerequisite's commits (if any), which begin at the baseline."""
 
     tree: xentree.XenTree
     base: baseline.Baseline
     repo: git.Repo
     branch: str
     patches: tuple[Patch, ...]
+    start: str  # the commit the series' own patches apply to
 
     @property
     def root(self) -> Path:
@@ -89,10 +91,12 @@ def template_context(variant: Variant, base: baseline.Baseline,
                      patches: tuple[Patch, ...], upto: int | None = None) -> dict[str, object]:
     """What templates see.  has_patch(slug): the series contains it;
     upto(slug): it is applied by the time the patch being rendered (the
-    first `upto` patches, all by default) is; number(slug): its position."""
+    first `upto` patches, all by default) is; number(slug): its position;
+    prerequisite: the patches of the series it applies on top of."""
     from gen.variants import SERIES
 
     slugs = [p.slug for p in patches]
+    before = variant.prerequisite.applied(base) if variant.prerequisite else ()
     applied = set(slugs[:upto] if upto is not None else slugs)
     known = set(slugs) | {p.slug for v in SERIES.values() for p in v.patches}
 
@@ -102,6 +106,7 @@ def template_context(variant: Variant, base: baseline.Baseline,
         return slug
 
     return {"variant": variant, "baseline": base, "feat": Features(base.features),
+            "prerequisite": before,
             "has_patch": lambda slug: check(slug) in slugs,
             "upto": lambda slug: check(slug) in applied,
             "number": lambda slug: slugs.index(check(slug)) + 1}
@@ -166,25 +171,47 @@ def commit_series(gated: tuple[Planned, ...], repo: git.Repo, author: Identity, 
     return shas
 
 
-def build(variant: Variant, tree: xentree.XenTree, scratch: Path, author: Identity,
-          date: str, trailers: Sequence[tuple[str, str]] = (),
-          signer: Identity | None = None) -> Built:
-    """Stages 1-3 on a scratch checkout of tree: the variant's patches
-    planned, gated and committed.  Every user of a patched tree (generate,
-    check's gates, bench, the harness tests) gets it from here."""
-    branch = f"gen/{variant.name}"
-    repo = xentree.checkout(tree, scratch / "xen", branch)
-    root = Path(repo.working_tree_dir or scratch)
-    base = baseline.probe(root)
+def commit_planned(variant: Variant, base: baseline.Baseline, repo: git.Repo, author: Identity,
+                   date: str, trailers: Sequence[tuple[str, str]] = (),
+                   signer: Identity | None = None) -> tuple[Patch, ...]:
+    """Stages 1-3 for one series on the checkout as it is: its patches
+    planned against the files there, gated and committed."""
+    root = Path(repo.working_tree_dir or ".")
     patches = variant.for_baseline(base)
     try:
         planned = plan(variant, base, patches, lambda rel: splice.read(root / rel))
     except AnchorError as e:
         e.hint = baseline.unsupported_hint(base)
         raise
-    gated = gate(planned)
-    commit_series(gated, repo, author, date, trailers, signer)
-    return Built(tree, base, repo, branch, patches)
+    commit_series(gate(planned), repo, author, date, trailers, signer)
+    return patches
+
+
+def commit_prerequisite(variant: Variant, base: baseline.Baseline, repo: git.Repo,
+                        author: Identity, date: str) -> str:
+    """The variant's prerequisite series (and its own, first) committed on
+    the checkout as it would be generated on its own; the commit that the
+    variant's patches then apply to.  Its patch ids, not its messages,
+    name it in the cover letter, so it carries no trailers of the user's."""
+    if variant.prerequisite:
+        commit_prerequisite(variant.prerequisite, base, repo, author, date)
+        commit_planned(variant.prerequisite, base, repo, author, date)
+    return repo.head.commit.hexsha
+
+
+def build(variant: Variant, tree: xentree.XenTree, scratch: Path, author: Identity,
+          date: str, trailers: Sequence[tuple[str, str]] = (),
+          signer: Identity | None = None) -> Built:
+    """Stages 1-3 on a scratch checkout of tree: the prerequisite's patches
+    and then the variant's planned, gated and committed.  Every user of a
+    patched tree (generate, check, bench, the harness tests) gets it from
+    here."""
+    branch = f"gen/{variant.name}"
+    repo = xentree.checkout(tree, scratch / "xen", branch)
+    base = baseline.probe(Path(repo.working_tree_dir or scratch))
+    start = commit_prerequisite(variant, base, repo, author, date)
+    patches = commit_planned(variant, base, repo, author, date, trailers, signer)
+    return Built(tree, base, repo, branch, patches, start)
 
 
 def resolve_author(req: Request, tree: xentree.XenTree) -> tuple[Identity, Identity | None]:
@@ -222,8 +249,8 @@ def format_mail(req: Request, built: Built, cover: str, author: Identity, date: 
     """Stage 4: the series as mails in dest: git format-patch with the
     cover letter and a range-diff against the previous version, the reply
     to it, the changelog notes and the Cc lines."""
-    files = publish.format_series(built.repo, built.branch, built.tree.baseline, cover,
-                                  publish.Mail(req.to, req.reroll), author, date, dest,
+    files = publish.format_series(built.repo, built.start, built.branch, built.tree.baseline,
+                                  cover, publish.Mail(req.to, req.reroll), author, date, dest,
                                   previous.range if previous else None)
     if req.in_reply_to:
         publish.reply_to(files[0], req.in_reply_to)
@@ -240,7 +267,7 @@ def publish_series(req: Request, tree: xentree.XenTree, built: Built, staged: Pa
     recorded in a clone (postings.py)."""
     publish.install(staged, req.dest, req.force)
     if tree.kind == "clone" and req.record:
-        posting = postings.record(tree.repo, built.repo, built.branch, tree.baseline,
+        posting = postings.record(tree.repo, built.repo, built.branch, built.start,
                                   req.variant.name, req.reroll)
         log(f"recorded as {posting.ref} (and {posting.ref}-base) in {tree.repo}")
 

@@ -2,7 +2,8 @@
 
 Each version N of a variant that `gen` writes from a clone is recorded in
 that clone as two refs: refs/gen/<variant>/v<N> (the series' last commit)
-and refs/gen/<variant>/v<N>-base (the commit it is built on).  They are
+and refs/gen/<variant>/v<N>-base (the commit it is built on: the baseline,
+or the last commit of its prerequisite series on the baseline).  They are
 the series applied to its baseline, a branch to rebase or push.  A later
 `-v N+1` puts `git range-diff` against the recorded vN into its cover
 letter, and `gen push` pushes a recorded version to a remote, remembering

@@ -103,14 +103,16 @@ def series_files(dest: Path, reroll: int) -> tuple[Path, list[Path]]:
     return cover, [p for p in patches if p != cover]
 
 
-def format_series(repo: git.Repo, branch: str, baseline: str, cover: str, mail: Mail,
-                  author: Identity, date: str, dest: Path,
+def format_series(repo: git.Repo, start: str, branch: str, baseline: str, cover: str,
+                  mail: Mail, author: Identity, date: str, dest: Path,
                   range_diff: str | None = None) -> list[Path]:
-    """git format-patch baseline..branch into dest, cover letter from `cover`
+    """git format-patch start..branch into dest, cover letter from `cover`
     (its first paragraph is the subject), with `git range-diff` against the
-    revision range range_diff (the previous version) at its end."""
+    revision range range_diff (the previous version) at its end.  The
+    cover letter names baseline as the base-commit, and each commit from
+    there to start (a prerequisite series) by its prerequisite-patch-id."""
     repo.git.config(f"branch.{branch}.description", cover)
-    args = [f"{baseline}..{branch}", "-o", str(dest.resolve()), "--cover-letter",
+    args = [f"{start}..{branch}", "-o", str(dest.resolve()), "--cover-letter",
             "--cover-from-description=subject",
             "--zero-commit", "--no-signature", f"--base={baseline}", "--numbered",
             "--subject-prefix=PATCH", "--no-thread", "--quiet"]

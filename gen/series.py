@@ -386,9 +386,30 @@ class Variant:
     patches: tuple[Patch, ...]
     boot_options: tuple[BootOption, ...] = ()
     independent: bool = False  # each patch stands alone: gen check builds each so
+    # A series this one applies on top of, posted on its own: its patches
+    # are committed first, and the cover letter names them by
+    # prerequisite-patch-id (git format-patch --base).
+    prerequisite: Variant | None = None
+
+    def __post_init__(self) -> None:
+        if self.prerequisite:
+            twice = {p.slug for p in self.patches} & {p.slug for p in self.prerequisite.stack()}
+            if twice:
+                raise GenError(f"series {self.name}: {', '.join(sorted(twice))} also in "
+                               f"its prerequisite, {self.prerequisite.name}")
+
+    def stack(self) -> tuple[Patch, ...]:
+        """Every patch a tree with this series has, in the order they
+        apply: its prerequisite's, then its own."""
+        return (*(self.prerequisite.stack() if self.prerequisite else ()), *self.patches)
 
     def for_baseline(self, baseline: Baseline) -> tuple[Patch, ...]:
+        """The series' own patches on this baseline."""
         return tuple(p for p in self.patches if p.applies(baseline))
+
+    def applied(self, baseline: Baseline) -> tuple[Patch, ...]:
+        """stack() on this baseline."""
+        return tuple(p for p in self.stack() if p.applies(baseline))
 
     def kconfig(self, arch: str) -> tuple[str, ...]:
         """The options the series adds that `arch` offers."""

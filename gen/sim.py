@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from gen.errors import GenError
 from gen.harness import Harness, Record
+from gen.harness.extract import UNMAP_KEEPS_SUPERPAGES
 
 PAGE = 4096
 BITMAP_PAGE_BITS = PAGE * 8  # vmap grows its bitmap one page at a time
@@ -134,7 +135,7 @@ class Sim:
         # page table: on x86 where the tree's map_pages_to_xen() counts
         # INVALID_MFN's bits against the alignment (4.17; see ARCH_FACTS).
         self.unmap_shatters = self.arch == "x86_64" and \
-            "H_X86_UNMAP_KEEPS_SUPERPAGES" not in h.spec.defines
+            UNMAP_KEEPS_SUPERPAGES not in h.spec.defines
         self.window_pages = window_pages
         self.vm = Region(self, VMAP_DEFAULT)
         # The region the xenheap is mapped in.

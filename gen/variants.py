@@ -362,10 +362,19 @@ XENHEAP_ON_VMAP = BootOption(
     expect_off=(("xenheap-off", r"Xenheap on vmap: disabled"),),
 )
 
+FIXES = Variant(
+    name="fixes",
+    summary="independent fixes to vmap and xmalloc upstream, each with a Fixes: tag",
+    title="xen: fixes to vmap and xmalloc found by a userspace harness",
+    patches=(XREALLOC_COPY, XFREE_CHECK, VM_INIT_TOP, VMALLOC_ZERO, VUNMAP_ALIGN),
+    independent=True,
+)
+
 # The patches both variants share come first, so that both series build
 # the same trees up to where they differ (and ccache serves the second).
-SHARED_HEAD = (XREALLOC_COPY, VMAP_ALIGNED, XENHEAP_TRACK, XENHEAP_CONV, PERDOMAIN_MAP,
-               XPTI_DIRECTMAP, XFREE_CHECK, XMALLOC_SPARE, XENHEAP_REGION)
+# Both apply on top of the fixes, which are posted on their own.
+SHARED_HEAD = (VMAP_ALIGNED, XENHEAP_TRACK, XENHEAP_CONV, PERDOMAIN_MAP, XPTI_DIRECTMAP,
+               XMALLOC_SPARE, XENHEAP_REGION)
 
 SPLIT_VMAP = Variant(
     name="split-vmap",
@@ -374,6 +383,7 @@ SPLIT_VMAP = Variant(
     title="xen: put the xenheap on vmap, keeping xmalloc()'s trimming",
     patches=(*SHARED_HEAD, VMAP_PARTIAL, XENHEAP_VMAP),
     boot_options=(XENHEAP_ON_VMAP,),
+    prerequisite=FIXES,
 )
 
 NO_TRIM = Variant(
@@ -382,14 +392,7 @@ NO_TRIM = Variant(
     title="xen: put the xenheap on vmap, keeping whole xmalloc() blocks",
     patches=(*SHARED_HEAD, XMALLOC_NO_TRIM, XENHEAP_VMAP),
     boot_options=(XENHEAP_ON_VMAP,),
-)
-
-FIXES = Variant(
-    name="fixes",
-    summary="independent fixes to vmap and xmalloc upstream, each with a Fixes: tag",
-    title="xen: fixes to vmap and xmalloc found by a userspace harness",
-    patches=(XREALLOC_COPY, XFREE_CHECK, VM_INIT_TOP, VMALLOC_ZERO, VUNMAP_ALIGN),
-    independent=True,
+    prerequisite=FIXES,
 )
 
 # The xenheap series: the variants that bench, sweep and the harness's

@@ -54,7 +54,7 @@ class Spec:
     units: tuple[str, ...]  # generated translation units, as text
     headers: tuple[tuple[str, str], ...]  # generated headers: (name, text)
     sanitize: bool
-    traits: frozenset[str]  # the slugs of the series' patches
+    traits: frozenset[str]  # the slugs of the patches applied, prerequisite's included
     arch: str = "x86_64"  # whose semantics the shim gives vmap.c (ARCH_DEFINES)
     release: bool = False  # ASSERTs compiled out, as in Xen's release builds
 
@@ -171,14 +171,15 @@ def build(root: Path, variant: Variant | None = None, extra_sources: Sequence[st
           release: bool = False) -> Harness:
     """The harness for the tree at root, with variant's series applied (None:
     the baseline), built unless cached.  The build follows the series'
-    traits, the slugs of its patches on this baseline (Harness.traits).
+    traits, the slugs of its patches and its prerequisite's on this
+    baseline (Harness.traits).
 
     extra_sources are further translation units (C text), for code a
     series adds, taken from its tree with cedit; they see the same headers.
     arch chooses the shim's semantics (ARCH_DEFINES).
     """
     sanitize = sanitizing() if sanitize is None else sanitize
-    traits = frozenset(p.slug for p in variant.for_baseline(baseline.probe(root))) \
+    traits = frozenset(p.slug for p in variant.applied(baseline.probe(root))) \
         if variant else frozenset()
     spec = Spec(root, defines_for(root, traits), (xenheap_unit(root, traits), *extra_sources),
                 headers_for(root, traits), sanitize, traits, arch, release)

@@ -54,8 +54,9 @@ BASELINE_DEFINES = {"vmap_size": "H_HAVE_VMAP_SIZE", "xv_by_vm_size": "H_HAVE_XV
 # unmaps (5b52e1b0436f, b1ebb6461a; 4.18.4 and 4.19.1 on): before it, the
 # bits of INVALID_MFN made it shatter every superpage that it unmapped,
 # which takes a page-table page.
+UNMAP_KEEPS_SUPERPAGES = "H_X86_UNMAP_KEEPS_SUPERPAGES"
 ARCH_FACTS = (("xen/arch/x86/mm.c", "IS_L2E_ALIGNED(virt, flags & _PAGE_PRESENT ? mfn : _mfn(0))",
-               "H_X86_UNMAP_KEEPS_SUPERPAGES"),)
+               UNMAP_KEEPS_SUPERPAGES),)
 
 
 def defines_for(root: Path, traits: frozenset[str]) -> tuple[str, ...]:

@@ -107,7 +107,7 @@ def capabilities(source_id: str) -> frozenset[str]:
     else:
         if variant in VARIANTS:
             caps.add("xenheap-vmap-tree")
-        caps |= {p.slug for p in SERIES[variant].for_baseline(base)}
+        caps |= {p.slug for p in SERIES[variant].applied(base)}
     return frozenset(caps)
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from gen import harness
 from gen.harness import XenTrap
-from gen.harness.extract import ARCH_FACTS
+from gen.harness.extract import ARCH_FACTS, UNMAP_KEEPS_SUPERPAGES
 from gen.sim import PAGE, SUPER_PAGES, VMAP_XEN, Sim
 
 from .child import outcome
@@ -189,7 +189,7 @@ EXPECTED = {
 
 # What differs on a tree with one of the facts that the shim models
 # (gen/harness/extract.py ARCH_FACTS), by the define the fact gives.
-WITH_FACT = {"H_X86_UNMAP_KEEPS_SUPERPAGES": {"vunmap_out_of_memory": same(TORN_DOWN)}}
+WITH_FACT = {UNMAP_KEEPS_SUPERPAGES: {"vunmap_out_of_memory": same(TORN_DOWN)}}
 
 
 @pytest.fixture(scope="module", params=BUILDS)

@@ -23,7 +23,8 @@ def test_the_features_come_from_the_series_and_the_tree(source):
     variant = SERIES[source.variant] if source.variant else None
     xh = harness.build(source.root, variant)
     defines = xh.spec.defines
-    assert xh.traits == ({p.slug for p in variant.patches} if variant else set())
+    # Its own patches and those of the series it applies on top of.
+    assert xh.traits == ({p.slug for p in variant.stack()} if variant else set())
     assert ("H_HAVE_VUNMAP_PARTIAL" in defines) == (source.variant == "split-vmap")
     assert ("H_HAVE_XENHEAP_VMAP" in defines) == (source.variant in VARIANTS)
     text = (source.root / "xen/common/vmap.c").read_text()

@@ -52,6 +52,10 @@ def test_check_passes_with_the_default_matrix(checked, xen_tree):
     assert all(s["status"] == "ok" for s in report["steps"])
     assert re.search(r"\d+ passed", steps["harness"]["detail"]), steps["harness"]
     patches = len(VARIANTS[variant].patches)
+    # The series applies on top of the fixes, which check commits first.
+    assert re.fullmatch(rf"git am: {patches} patches onto the {len(FIXES.patches)} patches of "
+                        rf"the fixes series on [0-9a-f]{{12}}", steps["apply"]["detail"]), \
+        steps["apply"]
 
     def points(arch: str, config: str) -> list[str]:
         return [b["point"] for b in report["builds"]
@@ -339,6 +343,31 @@ def test_patches_edited_after_generating_are_refused(gen_cli, xen_tree, tmp_path
     assert steps["gates"]["status"] == "ok"
     assert steps["apply"]["status"] == "failed"
     assert "are not the code that the gates passed" in steps["apply"]["detail"]
+    assert steps["build"]["status"] == "not run" and report["builds"] == []
+
+
+def test_a_cover_letter_that_names_other_prerequisites_is_refused(gen_cli, xen_tree,
+                                                                  tmp_path):
+    """check applies the fixes series first, as generated now, and holds
+    the cover letter's prerequisite-patch-ids to it: a cover letter from
+    an older fixes series fails at apply, before anything is built."""
+    run = gen_cli("--variant", "split-vmap", *xen_args(xen_tree), "-o", "out", "--no-cc",
+                  "--date", FIXED_DATE)
+    assert run.returncode == 0, run.stderr
+    cover = tmp_path / "out" / "split-vmap" / "0000-cover-letter.patch"
+    text = cover.read_text()
+    ids = re.findall(r"^prerequisite-patch-id: [0-9a-f]{40}\n", text, re.M)
+    assert len(ids) == len(FIXES.patches)
+    cover.write_text(text.replace(ids[-1], ""))
+    run = gen_cli("check", "--variant", "split-vmap", *xen_args(xen_tree), "-o", "out",
+                  "--no-harness", "--no-bisect", "--builds", "debug", "--cmdline", "")
+    assert run.returncode == 1
+    report = json.loads((tmp_path / "out" / "split-vmap.check.json").read_text())
+    steps = {s["name"]: s for s in report["steps"]}
+    assert steps["gates"]["status"] == "ok" and steps["apply"]["status"] == "failed"
+    assert steps["apply"]["detail"].startswith(
+        f"0000-cover-letter.patch names {len(ids) - 1} prerequisite patches, but the fixes "
+        f"series it applies on top of has {len(ids)}"), steps["apply"]
     assert steps["build"]["status"] == "not run" and report["builds"] == []
 
 

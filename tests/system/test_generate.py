@@ -23,22 +23,32 @@ def xen_args(tree) -> list[str]:
     return [] if tree.kind == "debian" else ["--xen", str(tree.repo)]
 
 
+_generated: dict[str, tuple[str, Path, list[Path]]] = {}
+
+
+def generate(variant: str, xen_tree, tmp_path_factory) -> tuple[str, Path, list[Path]]:
+    """The series of that name generated with fixed dates, once per run."""
+    if variant not in _generated:
+        tmp = tmp_path_factory.mktemp(f"series-{variant}")
+        home = tmp / "home"
+        home.mkdir()
+        out = tmp / "out"
+        res = subprocess.run([sys.executable, "-m", "gen", "--variant", variant,
+                              *xen_args(xen_tree), "-o", str(out), "--date", FIXED_DATE],
+                             env=git_env(home), cwd=tmp, capture_output=True, text=True,
+                             check=False)
+        assert res.returncode == 0, res.stderr
+        files = [Path(line) for line in res.stdout.split()]
+        assert files and all(f.is_file() for f in files)
+        _generated[variant] = variant, out / variant, files
+    return _generated[variant]
+
+
 @pytest.fixture(scope="module", params=sorted(SERIES))
 def series(request, xen_tree, tmp_path_factory):
     """One generated series per variant, the fixes series too, with fixed
     dates."""
-    tmp = tmp_path_factory.mktemp(f"series-{request.param}")
-    home = tmp / "home"
-    home.mkdir()
-    out = tmp / "out"
-    env = git_env(home)
-    res = subprocess.run([sys.executable, "-m", "gen", "--variant", request.param,
-                          *xen_args(xen_tree), "-o", str(out), "--date", FIXED_DATE],
-                         env=env, cwd=tmp, capture_output=True, text=True, check=False)
-    assert res.returncode == 0, res.stderr
-    files = [Path(line) for line in res.stdout.split()]
-    assert files and all(f.is_file() for f in files)
-    return request.param, out / request.param, files
+    return generate(request.param, xen_tree, tmp_path_factory)
 
 
 def patches_only(files: list[Path]) -> list[Path]:
@@ -69,29 +79,65 @@ def test_generating_twice_is_byte_identical(series, gen_cli, xen_tree, tmp_path)
     assert cover_a == cover_b
 
 
-def applied(xen_tree, files: list[Path], dest: Path) -> git.Repo:
+def applied(xen_tree, files: list[Path], dest: Path, *before: list[Path]) -> git.Repo:
+    """A fresh clone at the baseline with the series in files applied,
+    after the prerequisite series in before, as a maintainer applies them."""
     fresh = git.Repo.clone_from(str(xen_tree.repo), str(dest), no_checkout=True)
     fresh.git.checkout("-q", xen_tree.baseline)
-    fresh.git.am("-q", "--whitespace=error-all", *map(str, patches_only(files)),
-                 env={"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"})
+    for series_files in (*before, files):
+        fresh.git.am("-q", "--whitespace=error-all", *map(str, patches_only(series_files)),
+                     env={"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"})
     return fresh
 
 
-def test_git_am_applies_cleanly_on_a_fresh_baseline(series, xen_tree, tmp_path):
-    _variant, _dest, files = series
-    fresh = applied(xen_tree, files, tmp_path / "fresh")
+def prerequisite(variant: str, xen_tree, tmp_path_factory) -> list[list[Path]]:
+    """The files of the series that variant applies on top of, if any."""
+    pre = SERIES[variant].prerequisite
+    return [generate(pre.name, xen_tree, tmp_path_factory)[2]] if pre else []
+
+
+def test_git_am_applies_cleanly_on_a_fresh_baseline(series, xen_tree, tmp_path,
+                                                    tmp_path_factory):
+    variant, _dest, files = series
+    before = prerequisite(variant, xen_tree, tmp_path_factory)
+    fresh = applied(xen_tree, files, tmp_path / "fresh", *before)
     subjects = fresh.git.log("--format=%s", f"{xen_tree.baseline}..HEAD").splitlines()
-    assert len(subjects) == len(files) - 1
+    assert len(subjects) == sum(len(f) - 1 for f in (*before, files))
     assert not fresh.is_dirty()
 
 
 @pytest.mark.parametrize("series", sorted(VARIANTS), indirect=True)
-def test_the_arrays_are_set_up_once_the_domheap_works(series, xen_tree, tmp_path):
+def test_the_cover_letter_names_the_fixes_as_prerequisite(series, xen_tree, tmp_path_factory):
+    """The xenheap series applies on top of the fixes series: its cover
+    letter names it by title and subjects, and git format-patch --base's
+    prerequisite-patch-id lines are the fixes series' own patches, as
+    generated on their own, in order."""
+    variant, _dest, files = series
+    (fixes,) = prerequisite(variant, xen_tree, tmp_path_factory)
+    assert SERIES[variant].prerequisite is SERIES["fixes"]
+    cover = files[0].read_text()
+    ids = [subprocess.run(["git", "patch-id", "--stable"], input=f.read_bytes(),
+                          capture_output=True, check=True).stdout.split()[0].decode()
+           for f in patches_only(fixes)]
+    assert re.findall(r"^prerequisite-patch-id: ([0-9a-f]{40})$", cover, re.M) == ids
+    assert cover.index(f"base-commit: {xen_tree.baseline}") < \
+        cover.index("prerequisite-patch-id:")
+    prose = " ".join(cover.split())
+    assert f'It applies on top of "{SERIES["fixes"].title}", {len(ids)} independent' in prose
+    for p in SERIES["fixes"].patches:
+        assert f"\n  {p.subject}\n" in cover
+        assert all(p.subject not in f.read_text() for f in patches_only(files))
+
+
+@pytest.mark.parametrize("series", sorted(VARIANTS), indirect=True)
+def test_the_arrays_are_set_up_once_the_domheap_works(series, xen_tree, tmp_path,
+                                                      tmp_path_factory):
     """xenheap_vmap_init() allocates from the domheap, so in __start_xen()
     it must come after every end_boot_allocator() and vm_init() (staging
     runs vm_init() early), as the tree's own code orders them."""
-    _variant, _dest, files = series
-    fresh = applied(xen_tree, files, tmp_path / "fresh")
+    variant, _dest, files = series
+    fresh = applied(xen_tree, files, tmp_path / "fresh",
+                    *prerequisite(variant, xen_tree, tmp_path_factory))
     src = (Path(fresh.working_tree_dir) / "xen/arch/x86/setup.c").read_text()
     body = src[src.index("noreturn __start_xen("):]
     init = body.index("xenheap_vmap_init();")

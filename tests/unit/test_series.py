@@ -24,6 +24,7 @@ from gen.series import (
     Replace,
     Sub,
     TextAfter,
+    Variant,
     Where,
     decl,
     fn,
@@ -209,3 +210,30 @@ def test_every_patch_of_the_fixes_series_names_the_commit_it_fixes():
         tags = [v for k, v in p.trailers if k == "Fixes"]
         assert len(tags) == 1 and re.fullmatch(r'[0-9a-f]{12} \(".+"\)', tags[0]), p.slug
     assert "fixes" not in variants.VARIANTS  # bench, sweep: the xenheap series only
+
+
+def test_the_xenheap_series_apply_on_top_of_the_fixes():
+    """A reviewer asked for the fixes on their own: no xenheap series
+    carries one, each names the fixes series as its prerequisite, and a
+    tree with it has the fixes first, then its own patches."""
+    for v in variants.VARIANTS.values():
+        assert v.prerequisite is variants.FIXES
+        assert not {p.slug for p in v.patches} & {p.slug for p in variants.FIXES.patches}
+        assert v.stack() == (*variants.FIXES.patches, *v.patches)
+    assert variants.FIXES.prerequisite is None
+
+
+def test_a_patch_in_both_a_series_and_its_prerequisite_is_an_error():
+    with pytest.raises(GenError, match="xrealloc-copy also in its prerequisite, fixes"):
+        Variant("x", "s", "t", (variants.XREALLOC_COPY,), prerequisite=variants.FIXES)
+
+
+def test_gen_list_says_what_a_series_applies_on_top_of(capsys):
+    from gen.cli import cmd_list
+
+    assert cmd_list([]) == 0
+    out = [*capsys.readouterr().out.splitlines(), ""]
+    for name, v in variants.SERIES.items():
+        at = next(k for k, line in enumerate(out) if line.startswith(f"{name} "))
+        said = "(applies on top of the fixes series)" in out[at + 1]
+        assert said == (v.prerequisite is not None), name
