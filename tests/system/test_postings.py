@@ -12,6 +12,7 @@ from pathlib import Path
 import git
 import pytest
 
+from gen.variants import FIXES
 from tests.conftest import FIXED_DATE, ROOT
 from tests.system.test_generate import send_email_dry_run
 
@@ -48,8 +49,12 @@ def test_a_reroll_carries_a_range_diff_against_the_recorded_version(gen_cli, clo
                  "--no-cc", "--date", FIXED_DATE)
     assert v1.returncode == 0, v1.stderr
     recorded = refs(clone, "refs/gen/split-vmap/")
-    base = git.Repo(clone).head.commit.hexsha
-    assert recorded["refs/gen/split-vmap/v1-base"] == base
+    # The series is recorded on the fixes series that it applies on top
+    # of, which begins at the clone's HEAD: the range is its own patches.
+    head = git.Repo(clone).head.commit.hexsha
+    base = recorded["refs/gen/split-vmap/v1-base"]
+    assert [c.summary for c in git.Repo(clone).iter_commits(f"{head}..{base}", reverse=True)] \
+        == [p.subject for p in FIXES.patches]
     tip = git.Repo(clone).commit(recorded["refs/gen/split-vmap/v1"])
     assert len(list(git.Repo(clone).iter_commits(f"{base}..{tip.hexsha}"))) == \
         len(v1.stdout.split()) - 1
